@@ -1,0 +1,50 @@
+"""Draftguard server: the Flask application factory.
+
+    gunicorn 'server:create_app()'          # production (what `make run` does)
+    create_app({"MODELS_DIR": tmp, ...})    # tests
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from flask import Flask
+from flask_cors import CORS
+
+from server import admin, api, config
+from server.extensions import limiter
+from server.policy import PolicyStore
+from server.registry import Registry, watch_active_model
+from server.stats import CheckCounter
+from server.store import Store
+from server.web import register_error_handlers
+
+
+def create_app(test_config: Optional[dict] = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(config.from_env())
+    if test_config:
+        app.config.from_mapping(test_config)
+    # Oversized bodies are refused before they are read (413); the text limit itself is
+    # checked in the API so the message can name it.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_TEXT_CHARS"] * 4 + 64 * 1024
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    registry = Registry(app.config["MODELS_DIR"])
+    store = Store(app.config["DATABASE"])
+    app.extensions["draftguard"] = {
+        "registry": registry,
+        "model": watch_active_model(registry),
+        "policy": PolicyStore(app.config["DATA_DIR"]),
+        "store": store,
+        "counter": CheckCounter(store, app.config["STATS_FLUSH_SECONDS"]),
+    }
+
+    register_error_handlers(app)
+    limiter.init_app(app)
+    CORS(app, resources={r"/v1/*": {"origins": app.config["CORS_ORIGINS"]}},
+         allow_headers=["Content-Type", "Authorization"], max_age=600)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    return app

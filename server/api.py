@@ -1,0 +1,138 @@
+"""The extension's API: check a draft, read the policy, send feedback, health."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from flask import Blueprint, current_app, jsonify
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+
+from server import classifier
+from server.extensions import limiter
+from server.web import ApiError, json_body, require_token, state
+
+bp = Blueprint("api", __name__)
+
+Surface = Literal["post", "comment", "reply", "message"]
+Platform = Optional[StrictStr]
+
+
+def _no_surrogates(value: Optional[str]) -> Optional[str]:
+    # JSON allows "\ud800"; such a string cannot be stored or re-encoded as UTF-8.
+    if value is not None and any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError("contains an unpaired UTF-16 surrogate")
+    return value
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    text: StrictStr
+    platform: Platform = Field(default=None, max_length=40)
+    surface: Optional[Surface] = None
+
+    _text_ok = field_validator("text")(_no_surrogates)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["dismissed", "false_positive", "missed"]
+    categories: list[StrictStr] = Field(default_factory=list, max_length=32)
+    model_version: Optional[StrictStr] = Field(default=None, max_length=80)
+    platform: Platform = Field(default=None, max_length=40)
+    surface: Optional[Surface] = None
+    consent: StrictBool = False
+    text: Optional[StrictStr] = None
+
+    _text_ok = field_validator("text")(_no_surrogates)
+
+    @model_validator(mode="after")
+    def _consent_before_text(self) -> "FeedbackRequest":
+        if self.text is not None and not self.consent:
+            raise ValueError("text may only be sent when consent is true")
+        return self
+
+
+def _configured_limit(key: str):
+    """A per-client rate limit read from the config; an empty value switches it off."""
+    return limiter.limit(lambda: current_app.config[key], exempt_when=lambda: not current_app.config[key])
+
+
+def _active_model():
+    loaded = state("model").current()
+    if loaded is None:
+        raise ApiError(503, "no model is loaded yet; an administrator must train one (python -m train)")
+    return loaded
+
+
+@bp.post("/v1/check")
+@_configured_limit("CHECK_RATE_LIMIT")
+@require_token("API_TOKEN", closed_when_unset=False)
+def check():
+    body = json_body(CheckRequest)
+    limit = current_app.config["MAX_TEXT_CHARS"]
+    if len(body.text) > limit:
+        raise ApiError(413, f"text is {len(body.text)} characters; the limit is {limit}")
+    loaded = _active_model()  # read once: the whole answer comes from this one model
+    pack = state("policy").current()
+    verdict = classifier.predict(loaded.value, body.text, pack)
+    state("counter").count(verdict.flagged_ids)
+    categories = []
+    for result in verdict.categories:
+        category = pack.category(result.id)
+        categories.append({
+            "id": result.id,
+            "title": category.title,
+            "score": result.score,
+            "threshold": result.threshold,
+            "flagged": result.flagged,
+            "guidance": category.guidance,
+            "policy_ref": category.policy_ref,
+            "spans": [span.as_dict() for span in result.spans],
+        })
+    return jsonify({
+        "flagged": verdict.flagged,
+        "model_version": loaded.name,
+        "policy_version": pack.version,
+        "categories": categories,
+    })
+
+
+@bp.get("/v1/policy")
+@require_token("API_TOKEN", closed_when_unset=False)
+def policy():
+    return jsonify(state("policy").current().public_view())
+
+
+@bp.post("/v1/feedback")
+@_configured_limit("FEEDBACK_RATE_LIMIT")
+@require_token("API_TOKEN", closed_when_unset=False)
+def feedback():
+    body = json_body(FeedbackRequest)
+    known = set(state("policy").current().category_ids)
+    unknown = sorted(set(body.categories) - known)
+    if unknown:
+        raise ApiError(400, f"unknown categories: {', '.join(unknown)}")
+    if body.text is not None and len(body.text) > current_app.config["MAX_TEXT_CHARS"]:
+        raise ApiError(413, f"text is longer than {current_app.config['MAX_TEXT_CHARS']} characters")
+    feedback_id = state("store").add_feedback(
+        body.kind, body.categories, body.model_version, body.platform, body.surface,
+        body.text if body.consent else None,
+    )
+    return jsonify({"id": feedback_id, "stored_text": body.text is not None}), 201
+
+
+@bp.get("/healthz")
+def healthz():
+    loaded = state("model").current()
+    problems = [p for p in (state("model").problem, state("policy").problem) if p]
+    if loaded is None:
+        status, code = "unavailable", 503
+    else:
+        status, code = ("degraded" if problems else "ok"), 200
+    return jsonify({
+        "status": status,
+        "model_version": loaded.name if loaded else None,
+        "policy_version": state("policy").current().version,
+        "detail": "; ".join(problems) or None,
+    }), code

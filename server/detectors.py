@@ -1,0 +1,167 @@
+"""Deterministic detectors for structured data, where a pattern beats statistics.
+
+Each detector finds character ranges in a draft and names the policy category they belong to.
+A *hard* finding flags its category on its own (a Luhn-valid card number is never harmless to
+post); a *soft* finding (an email address, a phone number, a private IP) flags only when the
+classifier also leans that way, because a recruiter posting their own work email is fine.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
+
+from server.textnorm import Normalized, normalize
+
+
+@dataclass(frozen=True)
+class Finding:
+    category: str
+    start: int
+    end: int
+    detector: str
+    hard: bool
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    category: str
+    hard: bool
+    pattern: re.Pattern
+    # Optional check on the matched text, for what a regex cannot say (checksums, entropy).
+    accept: Optional[Callable[[str], bool]] = None
+    # Search the normalised text (keywords that people obfuscate) instead of the raw text
+    # (structured values, where case and symbols carry meaning).
+    on_normalized: bool = False
+    group: int = 0
+
+
+def luhn_valid(number: str) -> bool:
+    digits = [int(d) for d in number if d.isdigit()]
+    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
+        return False
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def iban_valid(candidate: str) -> bool:
+    compact = re.sub(r"\s", "", candidate).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(numeric) % 97 == 1
+
+
+def phone_like(candidate: str) -> bool:
+    digits = re.sub(r"\D", "", candidate)
+    if not 9 <= len(digits) <= 15:
+        return False
+    # Dates, years and ranges ("2019-2024", "2024 05 11") are not phone numbers.
+    if re.fullmatch(r"(19|20)\d{2}[-./ ](0?[1-9]|1[0-2])[-./ ]\d{1,2}", candidate.strip()):
+        return False
+    return len(set(digits)) > 2
+
+
+def ssn_valid(candidate: str) -> bool:
+    area, group, serial = candidate.split("-")
+    return area not in {"000", "666"} and not area.startswith("9") and group != "00" and serial != "0000"
+
+
+def secret_like(value: str) -> bool:
+    """A value someone would actually use as a password or code, not a word in a sentence."""
+    value = value.strip("\"'`.,;)")
+    if len(value) < 4:
+        return False
+    if value.isdigit():
+        return True  # door codes, PINs
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(not ch.isalnum() for ch in value)
+    mixed_case = any(ch.isupper() for ch in value[1:]) and any(ch.islower() for ch in value)
+    return has_digit or has_symbol or mixed_case
+
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector("private_key", "security", True,
+             re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
+    Detector("aws_access_key", "security", True, re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    Detector("github_token", "security", True,
+             re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b")),
+    Detector("slack_token", "security", True, re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
+    Detector("stripe_key", "security", True, re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b")),
+    Detector("google_api_key", "security", True, re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+    Detector("jwt", "security", True,
+             re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    Detector("secret_assignment", "security", True,
+             re.compile(r"\b(?:api[_-]?key|secret|token|client[_-]?secret|access[_-]?key)\s*[:=]\s*"
+                        r"[\"']?([A-Za-z0-9_\-+/=]{16,})", re.IGNORECASE),
+             accept=lambda v: any(c.isdigit() for c in v) and any(c.isalpha() for c in v), group=1),
+    Detector("password", "security", True,
+             re.compile(r"\b(?:password|passwd|pwd|passcode|pin|pw|login|wi-?fi)\s*(?:is|was|=|:|->|-)\s*"
+                        r"([^\s]{4,40})"),
+             accept=secret_like, on_normalized=True, group=1),
+    Detector("access_code", "security", True,
+             re.compile(r"\b(?:door|gate|alarm|access|entry|keypad|lock|safe|vault|building)\s+"
+                        r"(?:code|combo|combination|pin)s?\s*(?:is|was|=|:|-)?\s*(?:now\s+)?#?(\d{3,8}#?)\b"),
+             on_normalized=True, group=1),
+    Detector("payment_card", "privacy", True,
+             re.compile(r"(?<![\d-])(?:\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}|\d{13,19})(?![\d-])"),
+             accept=luhn_valid),
+    Detector("iban", "privacy", True,
+             re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"), accept=iban_valid),
+    Detector("us_ssn", "privacy", True, re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), accept=ssn_valid),
+    Detector("email", "privacy", False,
+             re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+    Detector("phone", "privacy", False,
+             re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,4}(?![\w-])"),
+             accept=phone_like),
+    Detector("internal_host", "security", False,
+             re.compile(r"\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|intranet|lan|local)\b",
+                        re.IGNORECASE)),
+    Detector("private_ip", "security", False,
+             re.compile(r"\b(?:10\.\d{1,3}|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d{1,3}\.\d{1,3}\b")),
+)
+
+
+def _overlaps(finding: Finding, taken: Iterable[Finding]) -> bool:
+    return any(finding.start < other.end and other.start < finding.end for other in taken)
+
+
+def detect(text: str, normalized: Optional[Normalized] = None) -> list[Finding]:
+    """All findings in `text`, as offsets into `text`; earlier detectors win overlaps."""
+    normalized = normalized or normalize(text)
+    findings: list[Finding] = []
+    for detector in DETECTORS:
+        haystack = normalized.text if detector.on_normalized else text
+        for match in detector.pattern.finditer(haystack):
+            start, end = match.span(detector.group)
+            if detector.on_normalized:
+                start, end = normalized.to_original(start, end)
+            # Values are judged on what was typed (case and symbols), not on the folded text.
+            if detector.accept is not None and not detector.accept(text[start:end]):
+                continue
+            finding = Finding(detector.category, start, end, detector.name, detector.hard)
+            if not _overlaps(finding, findings):
+                findings.append(finding)
+    return findings
+
+
+def find_terms(normalized: Normalized, terms: Iterable[tuple[str, str]]) -> list[Finding]:
+    """Admin-defined phrases (codenames, client names), matched whole-word and case-blind."""
+    findings = []
+    for phrase, category in terms:
+        words = normalize(phrase).text.split()
+        if not words:
+            continue
+        pattern = re.compile(r"(?<!\w)" + r"[\s\-_]*".join(re.escape(w) for w in words) + r"(?!\w)")
+        for match in pattern.finditer(normalized.text):
+            start, end = normalized.to_original(*match.span())
+            findings.append(Finding(category, start, end, "term", True))
+    return findings

@@ -1,0 +1,161 @@
+"""The policy pack: which categories exist, what they are called, what to tell the employee.
+
+The pack is data, not code. The shipped default lives beside this module; an admin's edited
+copy (if any) lives in the data directory and wins. Everything that names a category — the
+check API, the extension, training — reads it from here.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from server.fileio import atomic_write_json
+from server.watched import Loaded, Watched, file_stamp
+
+DEFAULT_PACK_PATH = Path(__file__).with_name("policy") / "default_pack.json"
+
+CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class PolicyError(ValueError):
+    """A policy pack that cannot be used; the message says what is wrong."""
+
+
+class Category(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str = Field(min_length=1, max_length=120)
+    guidance: str = Field(min_length=1, max_length=1000)
+    policy_ref: str = Field(default="", max_length=500)
+    # None means "use the threshold the model learned on validation data".
+    threshold: Optional[float] = Field(default=None, gt=0.0, lt=1.0)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not CATEGORY_ID.match(value):
+            raise ValueError("must be lowercase letters, digits or _ (max 32), starting with a letter")
+        return value
+
+
+class Term(BaseModel):
+    """A company-specific phrase (codename, client name) that is sensitive by itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    term: str = Field(min_length=2, max_length=100)
+    category: str = "confidential"
+
+    @field_validator("term")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) < 2:
+            raise ValueError("must have at least 2 non-space characters")
+        return value
+
+
+class PolicyPack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    version: int = Field(ge=1)
+    categories: list[Category] = Field(min_length=1)
+    terms: list[Term] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PolicyPack":
+        ids = [c.id for c in self.categories]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate category ids: {', '.join(duplicates)}")
+        unknown = sorted({t.category for t in self.terms} - set(ids))
+        if unknown:
+            raise ValueError(f"terms refer to unknown categories: {', '.join(unknown)}")
+        return self
+
+    @property
+    def category_ids(self) -> list[str]:
+        return [c.id for c in self.categories]
+
+    def category(self, category_id: str) -> Category:
+        for category in self.categories:
+            if category.id == category_id:
+                return category
+        raise KeyError(category_id)
+
+    def public_view(self) -> dict:
+        """What GET /v1/policy shows the extension (terms stay server-side)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "categories": [c.model_dump() for c in self.categories],
+        }
+
+
+def parse_pack(data: object) -> PolicyPack:
+    """Validate a decoded pack; raise PolicyError with every problem in one message."""
+    try:
+        return PolicyPack.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err["loc"]) or "pack"
+            problems.append(f"{where}: {err['msg']}")
+        raise PolicyError("invalid policy pack: " + "; ".join(problems)) from None
+
+
+def load_pack(path: Path) -> PolicyPack:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy pack {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"policy pack {path} is not UTF-8") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"policy pack {path} is not valid JSON: {exc}") from None
+    return parse_pack(data)
+
+
+def default_pack() -> PolicyPack:
+    return load_pack(DEFAULT_PACK_PATH)
+
+
+def save_pack(pack: PolicyPack, path: Path) -> None:
+    atomic_write_json(path, pack.model_dump())
+
+
+class PolicyStore:
+    """The active pack: the admin's edited copy in the data folder, else the shipped default.
+
+    Every worker reloads it when the file changes, so an edit reaches the check API without a
+    restart; an invalid file on disk (edited by hand) leaves the last good pack serving.
+    """
+
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / "policy.json"
+        self._watched = Watched(lambda: file_stamp(self.path), self._load)
+
+    def _load(self, previous):
+        pack = load_pack(self.path) if self.path.exists() else default_pack()
+        return Loaded(str(pack.version), pack)
+
+    def current(self) -> PolicyPack:
+        loaded = self._watched.current()
+        if loaded is None:  # an edited pack was broken from the start: fall back to the default
+            return default_pack()
+        return loaded.value
+
+    @property
+    def problem(self) -> Optional[str]:
+        return self._watched.problem
+
+    def save(self, pack: PolicyPack) -> None:
+        save_pack(pack, self.path)

@@ -1,0 +1,139 @@
+"""The model registry: which versions exist, their sha256, and which one is active.
+
+Layout of the models folder:
+
+    models/registry.json               {"active": "<version>", "versions": {"<version>": {...}}}
+    models/<version>/model.joblib      the fitted classifier.Model
+    models/<version>/metadata.json     version, created, data hash, metrics, library versions, sha256
+    models/<version>/report.md         the human-readable evaluation
+
+registry.json is the record a loader trusts: an artifact is loaded only if its bytes hash to
+the sha256 recorded there. Writers take a lock and replace the file atomically; readers in
+every worker notice the change by its stat and swap models between two requests.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+from server import classifier
+from server.fileio import atomic_write_json
+from server.watched import Loaded, Watched, file_stamp
+
+INDEX = "registry.json"
+ARTIFACT = "model.joblib"
+METADATA = "metadata.json"
+REPORT = "report.md"
+
+
+class RegistryError(Exception):
+    pass
+
+
+class Registry:
+    def __init__(self, models_dir: Path):
+        self.root = Path(models_dir)
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / INDEX
+
+    @contextmanager
+    def _locked(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def read_index(self) -> dict:
+        try:
+            index = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"active": None, "versions": {}}
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"{self.index_path} is unreadable: {exc}") from None
+        index.setdefault("active", None)
+        index.setdefault("versions", {})
+        return index
+
+    def version_dir(self, version: str) -> Path:
+        return self.root / version
+
+    def active_version(self) -> Optional[str]:
+        return self.read_index()["active"]
+
+    def metadata(self, version: str) -> dict:
+        path = self.version_dir(version) / METADATA
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"metadata of {version} is unreadable: {exc}") from None
+
+    def versions(self) -> list[dict]:
+        """Every registered version, newest first, with its metadata and whether it is active."""
+        index = self.read_index()
+        listed = []
+        for version in index["versions"]:
+            try:
+                meta = self.metadata(version)
+            except RegistryError:
+                meta = {"version": version, "error": "metadata missing"}
+            listed.append({**meta, "version": version, "active": version == index["active"]})
+        return sorted(listed, key=lambda m: m.get("created", ""), reverse=True)
+
+    def add(self, version: str, model: classifier.Model, metadata: dict, report: str,
+            activate: bool = False) -> dict:
+        """Write a new version's files, then record it (and optionally make it active)."""
+        folder = self.version_dir(version)
+        if folder.exists():
+            raise RegistryError(f"version {version} already exists")
+        folder.mkdir(parents=True)
+        sha256 = classifier.save(model, folder / ARTIFACT)
+        metadata = {**metadata, "version": version, "sha256": sha256}
+        atomic_write_json(folder / METADATA, metadata)
+        (folder / REPORT).write_text(report, encoding="utf-8")
+        with self._locked():
+            index = self.read_index()
+            index["versions"][version] = {"sha256": sha256, "created": metadata.get("created")}
+            if activate or index["active"] is None:
+                index["active"] = version
+            atomic_write_json(self.index_path, index)
+        return metadata
+
+    def activate(self, version: str) -> None:
+        with self._locked():
+            index = self.read_index()
+            if version not in index["versions"]:
+                raise RegistryError(f"unknown model version {version!r}")
+            index["active"] = version
+            atomic_write_json(self.index_path, index)
+
+    def load(self, version: str) -> classifier.Model:
+        record = self.read_index()["versions"].get(version)
+        if record is None:
+            raise RegistryError(f"unknown model version {version!r}")
+        try:
+            return classifier.load(self.version_dir(version) / ARTIFACT, record["sha256"])
+        except FileNotFoundError:
+            raise RegistryError(f"artifact of {version} is missing") from None
+
+    def stamp(self) -> Optional[tuple[int, int]]:
+        return file_stamp(self.index_path)
+
+
+def watch_active_model(registry: Registry) -> Watched[classifier.Model]:
+    def load(previous: Optional[Loaded[classifier.Model]]) -> Optional[Loaded[classifier.Model]]:
+        version = registry.active_version()
+        if version is None:
+            raise RegistryError("no active model: run `python -m train`")
+        if previous is not None and previous.name == version:
+            return previous  # the index changed (a new candidate), the active model did not
+        return Loaded(version, registry.load(version))
+
+    return Watched(registry.stamp, load)

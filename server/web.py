@@ -1,0 +1,140 @@
+"""HTTP plumbing shared by the blueprints: JSON errors, JSON bodies, bearer tokens.
+
+Every error any endpoint can produce — ours, Werkzeug's, the rate limiter's — leaves as
+`{"error": {"status", "code", "message"}}` with the right status, never an HTML page.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import traceback
+from functools import wraps
+from typing import Callable, Optional
+
+from flask import Flask, current_app, jsonify, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("draftguard")
+
+
+def state(name: str):
+    """The app's shared objects: registry, model, policy, store, counter (see create_app)."""
+    return current_app.extensions["draftguard"][name]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: Optional[str] = None, headers: Optional[dict] = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+         422: "unprocessable", 429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+
+
+def error_response(status: int, message: str, code: Optional[str] = None, headers: Optional[dict] = None):
+    body = {"error": {"status": status, "code": code or CODES.get(status, "error"), "message": message}}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, exc.code, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        headers = {}
+        if exc.code == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        if exc.code == 429:
+            message = f"too many requests: limit is {exc.description}; slow down and retry shortly"
+        else:
+            message = exc.description or exc.name
+        return error_response(exc.code or 500, message, headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # The message and locals may contain draft text: log the type and the frames only.
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path, frames)
+        return error_response(500, "internal error; the administrator can find details in the server log")
+
+
+def json_body(model: type[BaseModel]) -> BaseModel:
+    """Parse and validate the request's JSON body, or raise ApiError with a helpful message."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "send the body as JSON with Content-Type: application/json")
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ApiError(400, "the request body is empty; send a JSON object")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise ApiError(400, "the JSON body is nested too deeply") from None
+    except ValueError as exc:
+        raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the JSON body must be an object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(400, describe_validation_error(exc)) from None
+    except RecursionError:
+        raise ApiError(400, "the JSON body is nested too deeply") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_input=False):
+        where = ".".join(str(part) for part in err["loc"]) or "body"
+        problems.append(f"{where}: {err['msg']}")
+    return "invalid request: " + "; ".join(problems)
+
+
+def bearer_token() -> Optional[str]:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def require_token(config_key: str, closed_when_unset: bool) -> Callable:
+    """Decorator: the request must carry `Authorization: Bearer <app.config[config_key]>`.
+
+    With no token configured the route is open (`closed_when_unset=False`, the check API on a
+    trusted network) or closed to everyone (`closed_when_unset=True`, the admin API).
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            expected = current_app.config.get(config_key) or ""
+            if not expected:
+                if closed_when_unset:
+                    raise ApiError(403, f"this API is disabled: set DRAFTGUARD_{config_key} on the server")
+                return view(*args, **kwargs)
+            given = bearer_token()
+            if given is None:
+                raise ApiError(401, "missing bearer token: send Authorization: Bearer <token>",
+                               headers={"WWW-Authenticate": 'Bearer realm="draftguard"'})
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise ApiError(403, "the bearer token is not valid")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,1 @@
+"""Draftguard training: `python -m train --help`."""
