@@ -45,5 +45,8 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         "CHECK_RATE_LIMIT": get("CHECK_RATE_LIMIT", "600 per minute"),
         "FEEDBACK_RATE_LIMIT": get("FEEDBACK_RATE_LIMIT", "60 per minute"),
         "SECRET_KEY": get("SECRET_KEY") or os.urandom(32).hex(),
+        # The default corpus that admin retraining starts from, and the held-out test file.
+        "TRAIN_DATA": [Path(p) for p in _split(get("TRAIN_DATA", str(PROJECT_ROOT / "train" / "data" / "slices")))],
+        "TEST_DATA": Path(get("TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "test.jsonl"))),
         "STATS_FLUSH_SECONDS": float(get("STATS_FLUSH_SECONDS", "5")),
     }

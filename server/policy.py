@@ -17,6 +17,7 @@ from server.fileio import atomic_write_json
 from server.watched import Loaded, Watched, file_stamp
 
 DEFAULT_PACK_PATH = Path(__file__).with_name("policy") / "default_pack.json"
+EDITED_PACK = "policy.json"  # in the data folder
 
 CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -132,6 +133,12 @@ def save_pack(pack: PolicyPack, path: Path) -> None:
     atomic_write_json(path, pack.model_dump())
 
 
+def load_active_pack(data_dir: Path) -> PolicyPack:
+    """The admin's edited pack if there is one, else the shipped default."""
+    edited = Path(data_dir) / EDITED_PACK
+    return load_pack(edited) if edited.exists() else default_pack()
+
+
 class PolicyStore:
     """The active pack: the admin's edited copy in the data folder, else the shipped default.
 
@@ -140,11 +147,12 @@ class PolicyStore:
     """
 
     def __init__(self, data_dir: Path):
-        self.path = Path(data_dir) / "policy.json"
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / EDITED_PACK
         self._watched = Watched(lambda: file_stamp(self.path), self._load)
 
     def _load(self, previous):
-        pack = load_pack(self.path) if self.path.exists() else default_pack()
+        pack = load_active_pack(self.data_dir)
         return Loaded(str(pack.version), pack)
 
     def current(self) -> PolicyPack:

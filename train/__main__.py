@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from server import config
-from server.policy import PolicyError, default_pack, load_pack
+from server.policy import PolicyError, load_active_pack, load_pack
 from server.registry import Registry, RegistryError
 from train.dataset import DatasetError
-from train.training import DEFAULT_TEST, DEFAULT_TRAIN, render_report, train_and_register
+from train.training import render_report, train_and_register
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -25,20 +25,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m train",
         description="Train the Draftguard classifier, evaluate it on held-out drafts and register "
                     "the new version in the models folder.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--data", type=Path, action="append",
-                        help=f"training file (.jsonl or .csv) or folder of them; repeatable (default: {DEFAULT_TRAIN})")
-    parser.add_argument("--test", type=Path, default=DEFAULT_TEST, help="held-out evaluation file")
+                        help="training file (.jsonl or .csv) or folder of them; repeatable "
+                             f"(default: {', '.join(map(str, defaults['TRAIN_DATA']))}, env DRAFTGUARD_TRAIN_DATA)")
+    parser.add_argument("--test", type=Path, default=defaults["TEST_DATA"],
+                        help="held-out evaluation file (default: %(default)s, env DRAFTGUARD_TEST_DATA)")
     parser.add_argument("--models-dir", type=Path, default=defaults["MODELS_DIR"],
-                        help="where versions and registry.json live (env DRAFTGUARD_MODELS_DIR)")
+                        help="where versions and registry.json live (default: %(default)s, env DRAFTGUARD_MODELS_DIR)")
     parser.add_argument("--policy", type=Path,
                         help="policy pack JSON (default: the admin's edited pack, else the shipped default)")
     parser.add_argument("--activate", action="store_true",
                         help="make the new version active (the first version always becomes active)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing if a model is already active")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (training is deterministic)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; training is deterministic (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the new version")
     return parser.parse_args(argv)
 
@@ -51,15 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quiet:
                 print(f"model {registry.active_version()} is active; nothing to train")
             return 0
-        edited = config.from_env()["DATA_DIR"] / "policy.json"
-        pack = load_pack(args.policy) if args.policy else load_pack(edited) if edited.exists() else default_pack()
+        pack = load_pack(args.policy) if args.policy else load_active_pack(config.from_env()["DATA_DIR"])
         started = time.monotonic()
 
         def progress(stage: str, fraction: float) -> None:
             if not args.quiet:
                 print(f"[{time.monotonic() - started:5.1f}s] {fraction:4.0%} {stage}", flush=True)
 
-        metadata = train_and_register(registry, pack, args.data or [DEFAULT_TRAIN], args.test,
+        metadata = train_and_register(registry, pack, args.data or config.from_env()["TRAIN_DATA"], args.test,
                                       activate=args.activate or args.if_missing, seed=args.seed,
                                       progress=progress)
     except DatasetError as exc:

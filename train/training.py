@@ -22,10 +22,6 @@ from server.policy import PolicyPack
 from server.registry import Registry
 from train.dataset import Example, data_hash, read_corpus
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-DEFAULT_TRAIN = DATA_DIR / "slices"
-DEFAULT_TEST = DATA_DIR / "test.jsonl"
-
 Progress = Callable[[str, float], None]
 
 
@@ -119,8 +115,8 @@ def render_report(metadata: dict) -> str:
 def train_and_register(
     registry: Registry,
     pack: PolicyPack,
-    train_paths: Sequence[Path] = (DEFAULT_TRAIN,),
-    test_path: Path = DEFAULT_TEST,
+    train_paths: Sequence[Path],
+    test_path: Path,
     extra_examples: Sequence[Example] = (),
     activate: bool = False,
     seed: int = 0,
