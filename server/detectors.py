@@ -109,7 +109,7 @@ DETECTORS: tuple[Detector, ...] = (
              accept=secret_like, on_normalized=True, group=1),
     Detector("access_code", "security", True,
              re.compile(r"\b(?:door|gate|alarm|access|entry|keypad|lock|safe|vault|building)\s+"
-                        r"(?:code|combo|combination|pin)s?\s*(?:is|was|=|:|-)?\s*(?:now\s+)?#?(\d{3,8}#?)\b"),
+                        r"(?:code|combo|combination|pin)s?\s*(?:is|was|=|:|-)?\s*(?:now\s+)?#?(\d{3,8})(?!\d)"),
              on_normalized=True, group=1),
     Detector("payment_card", "privacy", True,
              re.compile(r"(?<![\d-])(?:\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}|\d{13,19})(?![\d-])"),
@@ -120,7 +120,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("email", "privacy", False,
              re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
     Detector("phone", "privacy", False,
-             re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,4}(?![\w-])"),
+             re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,6}(?:[ .-]\d{2,6}){1,4}(?![\w-])"),
              accept=phone_like),
     Detector("internal_host", "security", False,
              re.compile(r"\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|intranet|lan|local)\b",

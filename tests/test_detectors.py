@@ -1,0 +1,84 @@
+"""Deterministic detectors and text normalisation: true cases, and the look-alikes they must ignore."""
+import pytest
+
+from server.detectors import detect, find_terms, iban_valid, luhn_valid
+from server.textnorm import normalize
+
+
+def found(text):
+    return [(f.detector, text[f.start:f.end]) for f in detect(text)]
+
+
+@pytest.mark.parametrize("text, detector, value", [
+    ("Test card 4111 1111 1111 1111 works", "payment_card", "4111 1111 1111 1111"),
+    ("amex 3782-822463-10005 thanks", "payment_card", "3782-822463-10005"),
+    ("paid with 5555555555554444 lol", "payment_card", "5555555555554444"),
+    ("wire it to GB82 WEST 1234 5698 7654 32 today", "iban", "GB82 WEST 1234 5698 7654 32"),
+    ("her SSN is 123-45-6789", "us_ssn", "123-45-6789"),
+    ("email jane.doe@northwind-health.com for the file", "email", "jane.doe@northwind-health.com"),
+    ("call Tom on +44 7700 900123 tonight", "phone", "+44 7700 900123"),
+    ("his cell (415) 555-0132", "phone", "(415) 555-0132"),
+    ("key AKIAIOSFODNN7EXAMPLE in the repo", "aws_access_key", "AKIAIOSFODNN7EXAMPLE"),
+    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "github_token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private_key", "-----BEGIN RSA PRIVATE KEY-----"),
+    ("api_key = 9f8e7d6c5b4a39281706f5e4d3c2b1a0", "secret_assignment", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+    ("VPN password is Hunter2Secret! fyi", "password", "Hunter2Secret!"),
+    ("wifi: CoffeeBar2024 enjoy", "password", "CoffeeBar2024"),
+    ("Server room door code is 4417", "access_code", "4417"),
+    ("alarm code: 8812#", "access_code", "8812"),
+    ("ssh into db-prod-03.corp.acme.internal", "internal_host", "db-prod-03.corp.acme.internal"),
+    ("the box is at 10.20.3.44", "private_ip", "10.20.3.44"),
+])
+def test_detects_structured_secrets_and_personal_data(text, detector, value):
+    assert (detector, value) in found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Order 4111 1111 1111 1112 shipped",          # 16 digits, fails Luhn: not a card
+    "0000 0000 0000 0000",                          # passes Luhn trivially, but no card is all zeros
+    "Never share your password with anyone!",       # advice, not a password
+    "My password is weak, I know.",                 # a word, not a secret
+    "We served customers from 2019-2024 and again on 2024-05-11",
+    "Q3 2025 results are out: revenue up 12%",
+    "Reach the team at +1 800",                     # too short to be a phone number
+    "Code review at 10:30, then lunch",
+])
+def test_ignores_look_alikes(text):
+    assert found(text) == []
+
+
+def test_obfuscated_password_keyword_is_still_caught():
+    for text in ("my p@ssw0rd: Tr0ub4dor&3", "P A S S W O R D = Sunshine#42", "ｐａｓｓｗｏｒｄ: Blue42x"):
+        assert [d for d, _ in found(text)] == ["password"], text
+
+
+def test_offsets_point_into_the_original_text_after_normalisation():
+    text = "🎉 ｐａｓｓｗｏｒｄ: Blue42x"
+    finding = detect(text)[0]
+    assert text[finding.start:finding.end] == "Blue42x"
+
+
+def test_iban_with_a_bad_checksum_is_not_an_iban():
+    assert "iban" not in [d for d, _ in found("See GB82 WEST 1234 5698 7654 33")]
+
+
+def test_luhn_and_iban_checksums():
+    assert luhn_valid("4012888888881881")
+    assert not luhn_valid("4012888888881882")
+    assert iban_valid("DE89 3704 0044 0532 0130 00")
+    assert not iban_valid("DE89 3704 0044 0532 0130 01")
+
+
+def test_terms_match_whole_words_case_blind_and_across_spacing():
+    text = "Can't wait for PROJECT   nightjar to ship! (not nightjars)"
+    findings = find_terms(normalize(text), [("Project Nightjar", "confidential"), ("Nightjar", "confidential")])
+    spans = sorted(text[f.start:f.end] for f in findings)
+    assert spans == ["PROJECT   nightjar", "nightjar"]
+    assert all(f.category == "confidential" and f.hard for f in findings)
+
+
+def test_normalisation_undoes_leetspeak_spacing_and_width_but_not_real_tokens():
+    assert normalize("P@ssw0rd h4ck3r").text == "password hacker"
+    assert normalize("p.a.s.s.w.o.r.d and s e c r e t").text == "password and secret"
+    assert normalize("Q3 Web3 4417 B2B").text == "q3 web3 4417 b2b"
+    assert normalize("ｆｕｌｌ\u200bwidth").text == "fullwidth"

@@ -1,0 +1,86 @@
+"""Model integrity and hot swap: only recorded artifacts load; a bad one never takes the service down."""
+import json
+
+import pytest
+
+from conftest import app_config
+from server import classifier, create_app
+from server.registry import Registry, RegistryError
+
+DRAFT = "Quarterly numbers look great, our VPN password is Hunter2Secret!"
+
+
+def test_tampered_artifact_is_refused(models_dir):
+    registry = Registry(models_dir)
+    version = registry.active_version()
+    artifact = registry.version_dir(version) / "model.joblib"
+    artifact.write_bytes(artifact.read_bytes() + b"\x00")
+    with pytest.raises(classifier.ModelIntegrityError):
+        registry.load(version)
+
+
+def test_server_without_a_loadable_model_stays_up_and_says_so(models_dir, tmp_path):
+    registry = Registry(models_dir)
+    (registry.version_dir(registry.active_version()) / "model.joblib").write_bytes(b"not a model")
+    client = create_app(app_config(models_dir, tmp_path / "data")).test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["status"] == "unavailable"
+    assert "sha256" in health.get_json()["detail"]
+    check = client.post("/v1/check", json={"text": DRAFT})
+    assert check.status_code == 503 and check.get_json()["error"]["code"] == "unavailable"
+
+
+def _register_copy(registry: Registry, version: str) -> str:
+    """Register the active model again under a new version name (a cheap 'retrain')."""
+    model = registry.load(registry.active_version())
+    registry.add(version, model, {"created": "2099-01-01T00:00:00+00:00"}, "# copy\n")
+    return version
+
+
+def test_promotion_is_picked_up_without_restart(models_dir, tmp_path):
+    registry = Registry(models_dir)
+    first = registry.active_version()
+    client = create_app(app_config(models_dir, tmp_path / "data")).test_client()
+    assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == first
+    second = _register_copy(registry, "2099-01-01T00-00-00Z-beef")
+    assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == first
+    registry.activate(second)
+    assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == second
+    registry.activate(first)
+    assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == first
+
+
+def test_activating_a_corrupt_version_keeps_the_last_good_model_serving(models_dir, tmp_path):
+    registry = Registry(models_dir)
+    good = registry.active_version()
+    client = create_app(app_config(models_dir, tmp_path / "data")).test_client()
+    assert client.post("/v1/check", json={"text": DRAFT}).status_code == 200
+    bad = _register_copy(registry, "2099-01-01T00-00-00Z-dead")
+    (registry.version_dir(bad) / "model.joblib").write_bytes(b"\x80\x04evil pickle")
+    registry.activate(bad)
+    response = client.post("/v1/check", json={"text": DRAFT})
+    assert response.status_code == 200 and response.get_json()["model_version"] == good
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "degraded" and health["model_version"] == good
+    assert bad in health["detail"] or "sha256" in health["detail"]
+
+
+def test_registry_refuses_unknown_versions_and_duplicates(models_dir):
+    registry = Registry(models_dir)
+    with pytest.raises(RegistryError):
+        registry.activate("no-such-version")
+    active = registry.active_version()
+    with pytest.raises(RegistryError):
+        registry.add(active, registry.load(active), {}, "")
+
+
+def test_registry_index_records_sha256_and_metadata_matches(models_dir):
+    registry = Registry(models_dir)
+    version = registry.active_version()
+    index = json.loads(registry.index_path.read_text())
+    metadata = registry.metadata(version)
+    assert index["versions"][version]["sha256"] == metadata["sha256"]
+    assert {"version", "created", "data_hash", "metrics", "thresholds", "libraries", "sha256"} <= set(metadata)
+    listed = registry.versions()
+    assert listed[0]["version"] == version and listed[0]["active"] is True
