@@ -3,7 +3,7 @@
     model = fit(texts, label_sets, categories, groups)   # training
     sha = save(model, path); model = load(path, sha)     # the registry
     verdict = predict(model, text, pack)                 # the check API and evaluation
-    spans = explain(model, text, category_id)            # which words drove a category
+    spans = explain(model, text, ["privacy"])            # which words drove each category
 
 A scikit-learn Pipeline goes from raw text to per-category probabilities: normalisation (undoing
 obfuscation), word and character TF-IDF, one logistic regression per category. Each category has
@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 
 import joblib
 import numpy as np
+from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
@@ -47,11 +48,67 @@ class ModelIntegrityError(Exception):
     """The artifact on disk is not the one the registry recorded."""
 
 
-@dataclass(frozen=True)
+class FastScorer:
+    """The fitted pipeline's arithmetic for a single draft, without scikit-learn's per-call
+    input validation (which costs ~2 ms, twenty times the arithmetic itself).
+
+    It uses the pipeline's own analyzers, vocabularies, idf weights and coefficients, so its
+    scores equal `pipeline.predict_proba` (a test holds them to that on the whole test file).
+    """
+
+    def __init__(self, pipeline: Pipeline):
+        features = pipeline.named_steps["features"]
+        self.blocks = []
+        offset = 0
+        for _, vectorizer in features.transformer_list:
+            self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
+                                vectorizer.idf_.astype(np.float64), offset))
+            offset += len(vectorizer.vocabulary_)
+        estimators = pipeline.named_steps["classify"].estimators_
+        self.weights = np.vstack([e.coef_.ravel() for e in estimators]).T.astype(np.float64)
+        self.intercepts = np.array([e.intercept_[0] for e in estimators], dtype=np.float64)
+
+    def features(self, normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Feature indices and TF-IDF values (sublinear tf, l2 per block, as fitted)."""
+        all_indices, all_values = [], []
+        for analyzer, vocabulary, idf, offset in self.blocks:
+            counts: dict[int, int] = {}
+            for gram in analyzer(normalized_text):
+                index = vocabulary.get(gram)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if not counts:
+                continue
+            indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[indices]
+            values /= np.sqrt(values @ values)
+            all_indices.append(indices + offset)
+            all_values.append(values)
+        if not all_indices:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(all_indices), np.concatenate(all_values)
+
+    def scores(self, normalized_text: str) -> np.ndarray:
+        indices, values = self.features(normalized_text)
+        return expit(values @ self.weights[indices] + self.intercepts)
+
+
+@dataclass
 class Model:
     pipeline: Pipeline
     categories: tuple[str, ...]
     thresholds: dict[str, float]
+    _fast: Optional[FastScorer] = field(default=None, repr=False, compare=False)
+
+    @property
+    def fast(self) -> FastScorer:
+        if self._fast is None:
+            self._fast = FastScorer(self.pipeline)
+        return self._fast
+
+    def __getstate__(self) -> dict:
+        # The fast scorer is derived data: rebuilt after loading, never pickled.
+        return {**self.__dict__, "_fast": None}
 
 
 @dataclass(frozen=True)
@@ -110,7 +167,8 @@ def _indicator(label_sets: Sequence[Sequence[str]], categories: Sequence[str]) -
     y = np.zeros((len(label_sets), len(categories)), dtype=np.int8)
     for row, labels in enumerate(label_sets):
         for label in labels:
-            y[row, index[label]] = 1
+            if label in index:
+                y[row, index[label]] = 1
     return y
 
 
@@ -149,7 +207,9 @@ def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, groups: Sequence[str
 def fit(texts: Sequence[str], label_sets: Sequence[Sequence[str]], categories: Sequence[str],
         groups: Optional[Sequence[str]] = None, seed: int = 0, progress=None) -> Model:
     """Fit the pipeline on every draft; choose thresholds on out-of-fold scores."""
-    categories = tuple(c for c in categories if any(c in labels for labels in label_sets))
+    # A category needs positive examples to be learned; with fewer than two it is left to the
+    # detectors and company terms.
+    categories = tuple(c for c in categories if sum(c in labels for labels in label_sets) >= 2)
     y = _indicator(label_sets, categories)
     oof = out_of_fold_scores(texts, y, groups or ["all"] * len(texts), seed, progress)
     if oof.any():
@@ -182,8 +242,13 @@ def load(path: Path, expected_sha256: str) -> Model:
 
 
 def scores(model: Model, texts: Sequence[str]) -> np.ndarray:
-    """Model probabilities, one row per text and one column per model category."""
+    """Model probabilities for a batch, one row per text and one column per model category."""
     return model.pipeline.predict_proba(list(texts))
+
+
+def score(model: Model, text: str) -> np.ndarray:
+    """Model probabilities for one draft (the check path), one per model category."""
+    return model.fast.scores(normalize_text(text))
 
 
 def _combine(model: Model, text: str, normalized: Normalized, model_scores: np.ndarray,
@@ -195,24 +260,30 @@ def _combine(model: Model, text: str, normalized: Normalized, model_scores: np.n
     verdicts = []
     for category in pack.categories:
         threshold = category.threshold or model.thresholds.get(category.id, 0.5)
-        score = float(model_scores[column[category.id]]) if category.id in column else 0.0
+        model_score = float(model_scores[column[category.id]]) if category.id in column else 0.0
         mine = [f for f in findings if f.category == category.id]
         hard = [f for f in mine if f.hard]
-        soft = [f for f in mine if not f.hard and score >= threshold * SOFT_FINDING_SHARE]
-        flagged = score >= threshold or bool(hard) or bool(soft)
-        if hard:
-            score = 1.0
-        elif soft:
-            score = max(score, threshold)
-        spans: list[Span] = []
-        if flagged and with_spans:
-            spans = [_finding_span(text, f) for f in hard + soft]
-            if category.id in column and model_scores[column[category.id]] >= threshold:
-                spans += [s for s in explain(model, text, category.id, normalized)
-                          if not any(s.start < o.end and o.start < s.end for o in spans)]
-            spans.sort(key=lambda s: s.start)
+        soft = [f for f in mine if not f.hard and model_score >= threshold * SOFT_FINDING_SHARE]
+        flagged = model_score >= threshold or bool(hard or soft)
+        score = 1.0 if hard else max(model_score, threshold) if soft else model_score
+        spans = [_finding_span(text, f) for f in hard + soft] if flagged and with_spans else []
         verdicts.append(CategoryVerdict(category.id, round(score, 4), threshold, flagged, spans))
+    if with_spans:
+        _add_model_spans(model, text, normalized, verdicts, model_scores, column)
     return Verdict(verdicts)
+
+
+def _add_model_spans(model: Model, text: str, normalized: Normalized, verdicts: list[CategoryVerdict],
+                     model_scores: np.ndarray, column: dict[str, int]) -> None:
+    """Add the words behind each category the model itself flagged, beside detector spans."""
+    driven = [v for v in verdicts if v.id in column and model_scores[column[v.id]] >= v.threshold]
+    if not driven:
+        return
+    explained = explain(model, text, [v.id for v in driven], normalized)
+    for verdict in driven:
+        verdict.spans += [s for s in explained[verdict.id]
+                          if not any(s.start < o.end and o.start < s.end for o in verdict.spans)]
+        verdict.spans.sort(key=lambda s: s.start)
 
 
 def _finding_span(text: str, finding: Finding) -> Span:
@@ -223,7 +294,7 @@ def _finding_span(text: str, finding: Finding) -> Span:
 def predict(model: Model, text: str, pack: PolicyPack) -> Verdict:
     """The full decision for one draft: model scores, detectors, company terms, thresholds."""
     normalized = normalize(text)
-    return _combine(model, text, normalized, scores(model, [text])[0], pack, with_spans=True)
+    return _combine(model, text, normalized, model.fast.scores(normalized.text), pack, with_spans=True)
 
 
 def predict_many(model: Model, texts: Sequence[str], pack: PolicyPack) -> list[Verdict]:
@@ -232,55 +303,71 @@ def predict_many(model: Model, texts: Sequence[str], pack: PolicyPack) -> list[V
     return [_combine(model, t, normalize(t), s, pack, with_spans=False) for t, s in zip(texts, all_scores)]
 
 
-def explain(model: Model, text: str, category_id: str,
-            normalized: Optional[Normalized] = None) -> list[Span]:
-    """The character ranges of `text` whose n-grams pushed `category_id`'s score up the most."""
+def explain(model: Model, text: str, category_ids: Sequence[str],
+            normalized: Optional[Normalized] = None) -> dict[str, list[Span]]:
+    """For each category, the character ranges of `text` whose n-grams raised its score most.
+
+    Every word and character n-gram of the draft is attributed to a word token (a bigram half
+    to each of its words, a character n-gram to the word under its middle), weighted by its
+    TF-IDF value times the category's coefficient; the strongest runs of tokens become spans.
+    """
     normalized = normalized or normalize(text)
     norm = normalized.text
     tokens = [(m.start(), m.end()) for m in WORD_RE.finditer(norm)]
     if not tokens:
-        return []
-    features = model.pipeline.named_steps["features"]
-    words_vec, chars_vec = (t for _, t in features.transformer_list)
-    estimator = model.pipeline.named_steps["classify"].estimators_[model.categories.index(category_id)]
-    coef = estimator.coef_.ravel()
-    n_word_features = len(words_vec.vocabulary_)
-    x_words = words_vec.transform([norm])
-    x_chars = chars_vec.transform([norm])
-    word_weight = dict(zip(x_words.indices, x_words.data * coef[x_words.indices]))
-    char_weight = dict(zip(x_chars.indices, x_chars.data * coef[n_word_features + x_chars.indices]))
+        return {c: [] for c in category_ids}
+    feature_ids, token_ids, shares = _attribute_features(model.fast, norm, tokens)
+    indices, values = model.fast.features(norm)
+    value_of = np.zeros(model.fast.weights.shape[0])
+    value_of[indices] = values
+    columns = [model.categories.index(c) for c in category_ids]
+    contributions = (value_of[feature_ids] * shares)[:, None] * model.fast.weights[feature_ids][:, columns]
+    result = {}
+    for position, category_id in enumerate(category_ids):
+        token_scores = np.bincount(token_ids, weights=contributions[:, position], minlength=len(tokens))
+        result[category_id] = _top_runs(text, normalized, tokens, token_scores)
+    return result
 
-    token_scores = np.zeros(len(tokens))
-    lowered = [norm[s:e] for s, e in tokens]
-    for i, token in enumerate(lowered):
-        token_scores[i] += word_weight.get(words_vec.vocabulary_.get(token, -1), 0.0)
-        if i + 1 < len(tokens):
-            bigram_weight = word_weight.get(words_vec.vocabulary_.get(f"{token} {lowered[i + 1]}", -1), 0.0)
-            token_scores[i] += bigram_weight / 2
-            token_scores[i + 1] += bigram_weight / 2
 
-    char_scores = np.zeros(len(norm))
+def _attribute_features(fast: FastScorer, norm: str, tokens: list[tuple[int, int]]):
+    """(feature index, token index, share) for every n-gram occurrence in the draft."""
+    (_, word_vocabulary, _, _), (_, char_vocabulary, _, char_offset) = fast.blocks
+    pairs: list[tuple[int, int, float]] = []
+    words = [norm[s:e] for s, e in tokens]
+    for i, word in enumerate(words):
+        index = word_vocabulary.get(word)
+        if index is not None:
+            pairs.append((index, i, 1.0))
+        if i + 1 < len(words):
+            index = word_vocabulary.get(f"{word} {words[i + 1]}")
+            if index is not None:
+                pairs += [(index, i, 0.5), (index, i + 1, 0.5)]
+    owner = [-1] * len(norm)
+    for i, (start, end) in enumerate(tokens):
+        owner[start:end] = [i] * (end - start)
     for chunk in re.finditer(r"\S+", norm):
         padded = f" {chunk.group()} "
+        last = chunk.end() - 1
         for n in range(2, 6):
             for offset in range(len(padded) - n + 1):
-                index = chars_vec.vocabulary_.get(padded[offset:offset + n])
-                if index is None or index not in char_weight:
-                    continue
-                start = max(chunk.start() + offset - 1, chunk.start())
-                end = min(chunk.start() + offset - 1 + n, chunk.end())
-                if end > start:
-                    char_scores[start:end] += char_weight[index] / (end - start)
-    for i, (start, end) in enumerate(tokens):
-        token_scores[i] += char_scores[start:end].sum()
-
-    return _top_runs(text, normalized, tokens, token_scores)
+                index = char_vocabulary.get(padded[offset:offset + n])
+                if index is not None:
+                    middle = min(max(chunk.start() + offset - 1 + n // 2, chunk.start()), last)
+                    if owner[middle] >= 0:
+                        pairs.append((char_offset + index, owner[middle], 1.0))
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    feature_ids, token_ids, shares = zip(*pairs)
+    feature_ids = np.array(feature_ids, dtype=np.int64)
+    # A feature seen several times has one TF-IDF value: split it between its occurrences.
+    occurrences = np.bincount(feature_ids)[feature_ids]
+    return feature_ids, np.array(token_ids, dtype=np.int64), np.array(shares) / occurrences
 
 
 def _top_runs(text: str, normalized: Normalized, tokens: list[tuple[int, int]],
               token_scores: np.ndarray) -> list[Span]:
     """Merge neighbouring strong tokens into runs and keep the strongest few."""
-    peak = token_scores.max()
+    peak = token_scores.max() if len(token_scores) else 0.0
     if peak <= 0:
         return []
     strong = token_scores >= 0.35 * peak

@@ -115,9 +115,9 @@ def start_server(models_dir: Path, data_dir: Path, workers: int = 2, **env_overr
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}; see {log.name}")
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(url + "/healthz", timeout=5).status_code == 200:
                 return LiveServer(url, ADMIN_TOKEN, models_dir, data_dir, process)
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or workers still booting
             pass
         time.sleep(0.1)
     process.kill()

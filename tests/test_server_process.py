@@ -1,0 +1,54 @@
+"""The production server process (gunicorn, several workers) over real HTTP."""
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+SECRET_DRAFT = "Unique-draft-marker-7Q: the wifi password is Zebra42! and we are acquiring Northwind"
+
+
+def test_check_over_http_matches_the_contract(live_server):
+    response = requests.post(live_server.url + "/v1/check", json={"text": SECRET_DRAFT, "platform": "facebook"}, timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["flagged"] is True
+    assert any(c["id"] == "security" and c["flagged"] for c in body["categories"])
+    assert requests.get(live_server.url + "/healthz", timeout=5).json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("headers, data, status", [
+    ({}, None, 415),
+    ({"Content-Type": "application/json"}, b"", 400),
+    ({"Content-Type": "application/json"}, b"{\"text\": ", 400),
+    ({"Content-Type": "application/json"}, b"\xc3\x28", 400),
+    ({"Content-Type": "application/json"}, b"[" * 60_000, 400),
+    ({"Content-Type": "application/json"}, b"{\"text\": null}", 400),
+    ({"Content-Type": "text/plain"}, b"{\"text\": \"hi\"}", 415),
+    ({"Content-Type": "application/json"}, b"{\"text\": \"" + b"a" * 1_000_000 + b"\"}", 413),
+])
+def test_bad_requests_over_http_are_json_errors(live_server, headers, data, status):
+    response = requests.post(live_server.url + "/v1/check", headers=headers, data=data, timeout=10)
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["status"] == status
+
+
+def test_concurrent_checks_all_succeed(live_server):
+    drafts = [f"Draft {i}: our door code is {4000 + i} and lunch was great" for i in range(64)]
+
+    def send(text):
+        return requests.post(live_server.url + "/v1/check", json={"text": text}, timeout=20)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(send, drafts))
+    assert [r.status_code for r in responses] == [200] * len(drafts)
+    assert all(r.json()["flagged"] for r in responses)
+
+
+def test_no_draft_text_reaches_the_server_log(live_server):
+    requests.post(live_server.url + "/v1/check", json={"text": SECRET_DRAFT}, timeout=10)
+    requests.post(live_server.url + "/v1/check", json={"text": SECRET_DRAFT, "surface": "bogus"}, timeout=10)
+    requests.post(live_server.url + "/v1/feedback", json={"kind": "missed", "text": SECRET_DRAFT}, timeout=10)
+    logs = "".join(p.read_text(errors="replace") for p in live_server.data_dir.parent.glob("gunicorn-*.log"))
+    assert "Booting worker" in logs  # we are reading the right log
+    assert "Unique-draft-marker-7Q" not in logs and "Zebra42" not in logs
