@@ -1,0 +1,87 @@
+"""The classifier on the real corpus: fast path equals the pipeline, spans are faithful, quality holds."""
+import numpy as np
+import pytest
+
+from server import classifier
+from server.policy import default_pack
+from server.registry import Registry
+from train.dataset import read_corpus
+from server import config
+
+PACK = default_pack()
+
+
+@pytest.fixture(scope="module")
+def model(trained_models):
+    registry = Registry(trained_models)
+    return registry.load(registry.active_version())
+
+
+@pytest.fixture(scope="module")
+def test_examples():
+    return read_corpus([config.from_env()["TEST_DATA"]], PACK.category_ids)
+
+
+def test_fast_single_draft_path_equals_the_pipeline(model, test_examples):
+    texts = [e.text for e in test_examples]
+    batch = classifier.scores(model, texts)
+    single = np.vstack([classifier.score(model, t) for t in texts])
+    assert np.abs(batch - single).max() < 1e-4
+
+
+def test_every_span_points_at_its_own_text_and_flagged_categories_have_spans(model, test_examples):
+    for example in test_examples:
+        verdict = classifier.predict(model, example.text, PACK)
+        for category in verdict.categories:
+            if category.flagged:
+                assert category.spans, (example.id, category.id)
+            for span in category.spans:
+                assert example.text[span.start:span.end] == span.text
+                assert span.text.strip()
+
+
+def test_model_spans_land_on_the_risky_words(model):
+    text = ("Great week overall! Between us, we are acquiring our biggest competitor next month, "
+            "so maybe buy some shares before the announcement. Anyway, happy Friday!")
+    verdict = classifier.predict(model, text, PACK)
+    financial = next(c for c in verdict.categories if c.id == "financial")
+    assert financial.flagged
+    highlighted = " ".join(s.text.lower() for s in financial.spans)
+    assert any(word in highlighted for word in ("acquiring", "shares", "announcement", "buy"))
+    assert "friday" not in highlighted
+
+
+@pytest.mark.parametrize("text", [
+    "Thrilled to share that our Q3 results, published this morning, beat expectations. Full release: https://investors.example.com/q3",
+    "Security tip of the week: never reuse a password, and turn on two-factor authentication everywhere.",
+    "We're hiring! Our platform team is looking for two senior engineers. Apply via our careers page.",
+    "Had a lovely weekend hiking with the family, the view from the ridge was worth every step.",
+])
+def test_benign_posts_that_mention_risky_topics_are_not_flagged(model, text):
+    assert classifier.predict(model, text, PACK).flagged_ids == []
+
+
+@pytest.mark.parametrize("text, category", [
+    ("Can't say much yet but we're laying off about 300 people in March, announcement isn't out till after earnings", "financial"),
+    ("Our CEO is an absolute clown and the product is garbage, honestly embarrassed to work here", "disparagement"),
+    ("On behalf of the company I can promise every customer affected by the outage a full refund", "unauthorized"),
+    ("Nurse life: Mrs. Patel in bed 12 finally got her cancer diagnosis confirmed today, poor thing", "privacy"),
+])
+def test_clear_risks_are_flagged(model, text, category):
+    assert category in classifier.predict(model, text, PACK).flagged_ids
+
+
+# Floors set a little below what the default corpus measured (see BENCHMARKS.md / the model
+# report): a change that makes the classifier clearly worse fails here.
+MIN_MICRO_F1 = 0.70
+MAX_CLEAN_FLAGGED = 0.12
+
+
+def test_quality_on_the_separately_written_test_file(trained_metadata):
+    metrics = trained_metadata["metrics"]
+    assert metrics["examples"] >= 500
+    assert metrics["micro"]["f1"] >= MIN_MICRO_F1, metrics["micro"]
+    assert metrics["clean_flagged_rate"] <= MAX_CLEAN_FLAGGED, metrics["clean_flagged_rate"]
+    for category, figures in metrics["per_category"].items():
+        assert figures["support"] >= 20, category
+        assert figures["f1"] >= 0.5, (category, figures)
