@@ -1,0 +1,118 @@
+// One watched composer: it observes the editor (without ever writing to it), lets the check
+// loop decide when to ask the server, turns the answer into what the panel shows, and knows
+// whether a warning is still open when the employee goes to publish.
+(function (draftguard) {
+  "use strict";
+
+  const PAUSE_MS = 400;
+  const { toUtf16Ranges, excerpts } = draftguard.spans;
+
+  class Composer {
+    constructor(site, editor, surface) {
+      Object.assign(this, { site, editor, surface });
+      this.outcome = { state: "idle" };
+      this.shown = new Set(); // flagged categories the employee has already been shown
+      this.dismissed = new Set(); // ... and dismissed, for this draft
+
+      this.panel = new draftguard.Panel(surface.name, {
+        onDismiss: () => this.dismiss("dismissed"),
+        onReport: (includeText) => this.dismiss("false_positive", includeText),
+        onClose: () => this.editor.focus(),
+      });
+      this.mount();
+
+      this.loop = new draftguard.CheckLoop({
+        wait: PAUSE_MS,
+        read: () => site.readText(editor),
+        send: (text, signal) => draftguard.messenger.check(text, surface.name, signal)
+          .then((outcome) => ({ ...outcome, text })),
+        report: (outcome) => this.show(outcome),
+        isSettled: (outcome) => outcome.state === "clean" || outcome.state === "flagged",
+      });
+      this.observer = new MutationObserver(() => this.loop.changed());
+      this.observer.observe(editor, { childList: true, characterData: true, subtree: true });
+      this.loop.changed(); // a draft restored by the site is checked too
+    }
+
+    // The site may re-render the area around the editor and drop the panel with it.
+    mount() {
+      if (!this.panel.host.isConnected) this.site.anchorOf(this.editor, this.surface).after(this.panel.host);
+    }
+
+    destroy() {
+      this.observer.disconnect();
+      this.loop.stop();
+      this.panel.remove();
+    }
+
+    flaggedIds() {
+      return this.outcome.state === "flagged" ? this.outcome.categories.map((c) => c.id) : [];
+    }
+
+    hasOpenWarning() {
+      return this.flaggedIds().some((id) => !this.dismissed.has(id));
+    }
+
+    show(outcome) {
+      if (outcome.state === "idle") {
+        this.shown.clear(); // an emptied composer starts a new draft
+        this.dismissed.clear();
+      }
+      if (outcome.state === "checking" && this.outcome.state === "flagged") {
+        return; // keep the warning on screen while the edited draft is being checked
+      }
+      this.outcome = outcome.state === "flagged" ? this.flaggedView(outcome) : outcome;
+      const ids = this.flaggedIds();
+      const isNew = ids.some((id) => !this.shown.has(id) && !this.dismissed.has(id));
+      ids.forEach((id) => this.shown.add(id));
+      this.panel.show({ ...this.outcome, isNew, dismissed: !this.hasOpenWarning() });
+    }
+
+    // Keeps the flagged categories, with the server's words for them and quoted excerpts.
+    flaggedView(outcome) {
+      const categories = outcome.categories.filter((c) => c.flagged).map((c) => ({
+        id: c.id,
+        title: c.title || c.id,
+        guidance: c.guidance,
+        policyRef: c.policy_ref,
+        excerpts: excerpts(outcome.text, toUtf16Ranges(outcome.text, c.spans)),
+      }));
+      return { ...outcome, categories };
+    }
+
+    // "Dismiss" and "report a false alarm" both close the warning for this draft; the report
+    // carries the draft only when the employee ticked the consent box.
+    async dismiss(kind, includeText = false) {
+      const categories = this.flaggedIds();
+      categories.forEach((id) => this.dismissed.add(id));
+      this.panel.show({ ...this.outcome, dismissed: true });
+      const report = {
+        kind,
+        categories,
+        model_version: this.outcome.model_version,
+        surface: this.surface.name,
+        consent: includeText,
+        ...(includeText ? { text: this.outcome.text } : {}),
+      };
+      const reply = await draftguard.messenger.feedback(report);
+      if (kind === "dismissed") this.editor.focus();
+      return Boolean(reply && reply.ok);
+    }
+
+    submitButton() {
+      return this.site.submitButtonOf(this.editor, this.surface);
+    }
+
+    // Called when the employee is about to publish while a warning is open: asks once, and
+    // when they go ahead, dismisses the warning (so the click is no longer held) and publishes
+    // through the site's own button.
+    async confirmSubmit(button) {
+      if (await this.panel.askToPost()) {
+        this.dismiss("dismissed");
+        button.click();
+      }
+    }
+  }
+
+  draftguard.Composer = Composer;
+})(globalThis.draftguard ??= {});

@@ -1,0 +1,101 @@
+// Entry point on a supported site: finds composers as the single-page app creates and
+// destroys them, and catches the publish click (or Enter) while a warning is still open.
+(function (draftguard) {
+  "use strict";
+
+  const site = draftguard.site;
+  const composers = new Map(); // editor element -> Composer
+  const pageObserver = new MutationObserver(onPageMutations);
+  let scanTimer = null;
+  let running = false;
+
+  function attach(editor) {
+    const surface = !composers.has(editor) && site.surfaceOf(editor);
+    if (surface) composers.set(editor, new draftguard.Composer(site, editor, surface));
+  }
+
+  function scan() {
+    scanTimer = null;
+    for (const [editor, composer] of composers) {
+      if (editor.isConnected) {
+        composer.mount();
+      } else {
+        composer.destroy();
+        composers.delete(editor);
+      }
+    }
+    site.editorsIn(document).forEach(attach);
+  }
+
+  // Typing inside an editor is the composer's business; anything else that adds or removes
+  // nodes may have created or destroyed a composer. Rescan at most every 200 ms.
+  function onPageMutations(records) {
+    const elsewhere = records.some((record) => !composers.has(site.editorOf(record.target)));
+    if (elsewhere && scanTimer === null) scanTimer = setTimeout(scan, 200);
+  }
+
+  function onFocusIn(event) {
+    const editor = site.editorOf(event.target);
+    if (editor) attach(editor);
+  }
+
+  // The first composer with an open warning whose publish button `target` is in.
+  function composerPublishedBy(target) {
+    for (const composer of composers.values()) {
+      const button = composer.hasOpenWarning() && composer.submitButton();
+      if (button && button.contains(target)) return { composer, button };
+    }
+    return null;
+  }
+
+  function hold(event, composer, button) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    composer.confirmSubmit(button);
+  }
+
+  function onClick(event) {
+    const hit = event.target instanceof Element && composerPublishedBy(event.target);
+    if (hit) hold(event, hit.composer, hit.button);
+  }
+
+  function onKeyDown(event) {
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    const composer = composers.get(site.editorOf(event.target));
+    const button = composer && composer.surface.submitsOnEnter && composer.hasOpenWarning() && composer.submitButton();
+    if (button) hold(event, composer, button);
+  }
+
+  function start() {
+    if (running) return;
+    running = true;
+    document.addEventListener("focusin", onFocusIn, true);
+    document.addEventListener("click", onClick, true);
+    document.addEventListener("keydown", onKeyDown, true);
+    pageObserver.observe(document.documentElement, { childList: true, subtree: true });
+    scan();
+  }
+
+  function stop() {
+    if (!running) return;
+    running = false;
+    document.removeEventListener("focusin", onFocusIn, true);
+    document.removeEventListener("click", onClick, true);
+    document.removeEventListener("keydown", onKeyDown, true);
+    pageObserver.disconnect();
+    clearTimeout(scanTimer);
+    scanTimer = null;
+    composers.forEach((composer) => composer.destroy());
+    composers.clear();
+  }
+
+  // The site can be switched on and off from the popup, the options page or by policy.
+  async function applySettings() {
+    const reply = await draftguard.messenger.siteEnabled();
+    if (reply.enabled) start();
+    else if (reply.enabled === false) stop();
+  }
+
+  chrome.storage.onChanged.addListener(() => { applySettings(); });
+  applySettings();
+})(globalThis.draftguard ??= {});
