@@ -11,8 +11,8 @@ from typing import Optional
 from flask import Flask
 from flask_cors import CORS
 
-from server import admin, api, config
-from server.extensions import limiter
+from server import admin, api, cli, config, console
+from server.extensions import csrf, limiter
 from server.policy import PolicyStore
 from server.registry import Registry, watch_active_model
 from server.stats import CheckCounter
@@ -25,6 +25,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     app.config.from_mapping(config.from_env())
     if test_config:
         app.config.from_mapping(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = config.persistent_secret_key(app.config["DATA_DIR"])
     # Oversized bodies are refused before they are read (413); the text limit itself is
     # checked in the API so the message can name it.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_TEXT_CHARS"] * 4 + 64 * 1024
@@ -43,8 +45,15 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     register_error_handlers(app)
     limiter.init_app(app)
+    # Ahead of CSRF protection, which reads the form (and so the body) in its own hook.
+    app.before_request(admin.allow_large_uploads)
+    csrf.init_app(app)
+    csrf.exempt(api.bp)
+    csrf.exempt(admin.bp)
     CORS(app, resources={r"/v1/*": {"origins": app.config["CORS_ORIGINS"]}},
          allow_headers=["Content-Type", "Authorization"], max_age=600)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(console.bp)
+    cli.register(app)
     return app

@@ -1,14 +1,192 @@
-"""The admin API (bearer token) and console."""
+"""The JSON admin API under /v1/admin/*: bearer token (DRAFTGUARD_ADMIN_TOKEN; closed when unset).
+
+Scripts and tests drive the whole admin loop through it; the console (server/console.py) offers
+the same to people. Both call server/actions.py and server/jobs.py, so they cannot drift apart.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import json
 
-from server.web import require_token, state
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-bp = Blueprint("admin", __name__)
+from server import actions, jobs
+from server.policy import PolicyPack
+from server.web import ApiError, json_body, require_token, state
+from train.dataset import DatasetError
+
+bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
+
+# The audit log's "who" for everything done with the shared admin token.
+ACTOR = "admin-api-token"
+# Requests to these endpoints may be as large as an upload; every other request keeps the
+# check API's small limit.
+UPLOAD_ENDPOINTS = {"admin.add_examples", "console.preview_upload"}
+MULTIPART_OVERHEAD = 64 * 1024
 
 
-@bp.get("/v1/admin/feedback")
+def allow_large_uploads() -> None:
+    """Before-request hook, registered ahead of CSRF protection (which reads the form)."""
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.config["ADMIN_UPLOAD_MAX_BYTES"] + MULTIPART_OVERHEAD
+
+
+@bp.before_request
 @require_token("ADMIN_TOKEN", closed_when_unset=True)
+def _authenticate() -> None:
+    """Every route of this blueprint needs the admin token; none can forget it."""
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"query parameter {name} must be a whole number") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"query parameter {name} must be between {low} and {high}")
+    return value
+
+
+def upload_rejected(exc: DatasetError) -> ApiError:
+    return ApiError(400, f"{len(exc.errors)} problem(s) in the upload; nothing was stored",
+                    details=[{"source": e.source, "line": e.line, "message": e.message} for e in exc.errors])
+
+
+# --- feedback review -----------------------------------------------------------------------
+
+class LabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    labels: list[StrictStr] = Field(max_length=32)  # [] labels the text clean
+
+
+@bp.get("/feedback")
 def list_feedback():
-    return jsonify({"items": state("store").list_feedback()})
+    status = request.args.get("status")
+    if status not in (None, "new", "labelled", "discarded"):
+        raise ApiError(400, "status must be new, labelled or discarded")
+    store = state("store")
+    return jsonify({"items": store.list_feedback(status), "summary": store.feedback_summary()})
+
+
+@bp.post("/feedback/<int:feedback_id>/label")
+def label_feedback(feedback_id: int):
+    body = json_body(LabelRequest)
+    example_id = actions.label_feedback(feedback_id, body.labels, ACTOR)
+    return jsonify({"feedback_id": feedback_id, "example_id": example_id}), 201
+
+
+@bp.post("/feedback/<int:feedback_id>/discard")
+def discard_feedback(feedback_id: int):
+    actions.discard_feedback(feedback_id, ACTOR)
+    return jsonify({"feedback_id": feedback_id, "status": "discarded"})
+
+
+# --- examples ------------------------------------------------------------------------------
+
+class ExamplesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Each item is validated like a JSONL row (text, labels, optional id), row errors and all.
+    examples: list[dict] = Field(min_length=1)
+
+
+@bp.get("/examples")
+def list_examples():
+    store = state("store")
+    items, total = store.list_examples(query_int("limit", 50, 1, 1000), query_int("offset", 0, 0, 10**9))
+    return jsonify({"items": items, "total": total, "labels": store.example_label_counts()})
+
+
+@bp.post("/examples")
+def add_examples():
+    """JSON {"examples": [...]} or a multipart CSV/JSONL `file`; all rows stored, or none."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise ApiError(400, "send the CSV or JSONL file in the multipart field `file`")
+        data, name, fmt = upload.read(), upload.filename[:200], None
+    else:
+        body = json_body(ExamplesRequest)
+        # As JSONL, so an item's problems are reported by its position (line = item number).
+        data = "\n".join(json.dumps(item, ensure_ascii=False) for item in body.examples).encode()
+        name, fmt = "examples", "jsonl"
+    try:
+        examples = actions.parse_upload(data, name, fmt)
+    except DatasetError as exc:
+        raise upload_rejected(exc) from None
+    stored = actions.import_examples(examples, f"upload:{name}" if fmt is None else "api", ACTOR)
+    return jsonify({"stored": stored}), 201
+
+
+@bp.delete("/examples/<int:example_id>")
+def delete_example(example_id: int):
+    actions.delete_example(example_id, ACTOR)
+    return jsonify({"deleted": example_id})
+
+
+# --- policy pack ---------------------------------------------------------------------------
+
+@bp.get("/policy")
+def get_policy():
+    return jsonify(state("policy").current().model_dump())
+
+
+@bp.put("/policy")
+def put_policy():
+    """The whole pack, with the `version` it was read at; saved as the next version."""
+    saved = actions.save_policy(json_body(PolicyPack), ACTOR)
+    return jsonify(saved.model_dump())
+
+
+# --- training ------------------------------------------------------------------------------
+
+@bp.post("/train")
+def train():
+    job_id = jobs.start_training(ACTOR)
+    return jsonify({"job_id": job_id}), 202, {"Location": f"/v1/admin/jobs/{job_id}"}
+
+
+@bp.get("/jobs")
+def list_jobs():
+    return jsonify({"items": [jobs.public_view(job) for job in state("store").list_jobs()]})
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str):
+    return jsonify(jobs.job_status(job_id))
+
+
+# --- model versions ------------------------------------------------------------------------
+
+@bp.get("/models")
+def list_models():
+    registry = state("registry")
+    return jsonify({"active": registry.active_version(), "items": registry.versions()})
+
+
+@bp.post("/models/<version>/activate")
+def activate(version: str):
+    previous = actions.activate_model(version, ACTOR)
+    return jsonify({"active": version, "previous": previous})
+
+
+@bp.get("/models/<version>/compare")
+def compare(version: str):
+    return jsonify(actions.comparison(version, request.args.get("baseline")))
+
+
+# --- statistics and audit ------------------------------------------------------------------
+
+@bp.get("/stats")
+def stats():
+    return jsonify(actions.statistics(query_int("days", 30, 1, 366)))
+
+
+@bp.get("/audit")
+def audit():
+    items, total = state("store").list_audit(query_int("limit", 100, 1, 1000), query_int("offset", 0, 0, 10**9))
+    return jsonify({"items": items, "total": total})

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
 from server import classifier
-from server.extensions import limiter
+from server.extensions import configured_limit
 from server.web import ApiError, json_body, require_token, state
 
 bp = Blueprint("api", __name__)
@@ -53,11 +53,6 @@ class FeedbackRequest(BaseModel):
         return self
 
 
-def _configured_limit(key: str):
-    """A per-client rate limit read from the config; an empty value switches it off."""
-    return limiter.limit(lambda: current_app.config[key], exempt_when=lambda: not current_app.config[key])
-
-
 def _active_model():
     loaded = state("model").current()
     if loaded is None:
@@ -66,7 +61,7 @@ def _active_model():
 
 
 @bp.post("/v1/check")
-@_configured_limit("CHECK_RATE_LIMIT")
+@configured_limit("CHECK_RATE_LIMIT")
 @require_token("API_TOKEN", closed_when_unset=False)
 def check():
     body = json_body(CheckRequest)
@@ -105,7 +100,7 @@ def policy():
 
 
 @bp.post("/v1/feedback")
-@_configured_limit("FEEDBACK_RATE_LIMIT")
+@configured_limit("FEEDBACK_RATE_LIMIT")
 @require_token("API_TOKEN", closed_when_unset=False)
 def feedback():
     body = json_body(FeedbackRequest)

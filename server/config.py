@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +46,54 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         # Per client address and worker; "" disables (benchmarks).
         "CHECK_RATE_LIMIT": get("CHECK_RATE_LIMIT", "600 per minute"),
         "FEEDBACK_RATE_LIMIT": get("FEEDBACK_RATE_LIMIT", "60 per minute"),
-        "SECRET_KEY": get("SECRET_KEY") or os.urandom(32).hex(),
+        # Signs console sessions and CSRF tokens. Every worker must use the same key: when it is
+        # not set, create_app keeps a generated one in DATA_DIR (see persistent_secret_key).
+        "SECRET_KEY": get("SECRET_KEY"),
         # The default corpus that admin retraining starts from, and the held-out test file.
         "TRAIN_DATA": [Path(p) for p in _split(get("TRAIN_DATA", str(PROJECT_ROOT / "train" / "data" / "slices")))],
         "TEST_DATA": Path(get("TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "test.jsonl"))),
         "STATS_FLUSH_SECONDS": float(get("STATS_FLUSH_SECONDS", "5")),
+        # Admin console and jobs.
+        "ADMIN_UPLOAD_MAX_BYTES": int(get("ADMIN_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024))),
+        "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # A console login lasts this long (the server-side session and the cookie alike).
+        "PERMANENT_SESSION_LIFETIME": int(float(get("ADMIN_SESSION_HOURS", "8")) * 3600),
+        # A training job whose process has not reported for this long is marked failed.
+        "JOB_STALE_SECONDS": float(get("JOB_STALE_SECONDS", "90")),
+        "SESSION_COOKIE_NAME": "draftguard_admin",
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Set DRAFTGUARD_SECURE_COOKIES=1 when the console is served over HTTPS.
+        "SESSION_COOKIE_SECURE": get("SECURE_COOKIES") == "1",
+        # A console form stays valid as long as the admin's session does.
+        "WTF_CSRF_TIME_LIMIT": None,
     }
+
+
+def to_env(settings: dict, names: list[str]) -> dict[str, str]:
+    """The DRAFTGUARD_* variables that make `from_env` reproduce these settings (for the
+    training subprocess, which must see the same folders as the app that started it)."""
+    env = {}
+    for name in names:
+        value = settings[name]
+        env[f"DRAFTGUARD_{name}"] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return env
+
+
+def persistent_secret_key(data_dir: Path) -> str:
+    """A random key created once in DATA_DIR and shared by every worker that reads it."""
+    path = Path(data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: of several workers starting at once, exactly one creates the file.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the creator may not have written it yet
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty; delete it and restart")
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

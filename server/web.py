@@ -25,12 +25,14 @@ def state(name: str):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: Optional[str] = None, headers: Optional[dict] = None):
+    def __init__(self, status: int, message: str, code: Optional[str] = None, headers: Optional[dict] = None,
+                 details: Optional[list] = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.headers = headers or {}
+        self.details = details  # e.g. every bad row of an upload, as error.details
 
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -38,8 +40,11 @@ CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_fo
          422: "unprocessable", 429: "rate_limited", 500: "internal_error", 503: "unavailable"}
 
 
-def error_response(status: int, message: str, code: Optional[str] = None, headers: Optional[dict] = None):
+def error_response(status: int, message: str, code: Optional[str] = None, headers: Optional[dict] = None,
+                   details: Optional[list] = None):
     body = {"error": {"status": status, "code": code or CODES.get(status, "error"), "message": message}}
+    if details is not None:
+        body["error"]["details"] = details
     response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -50,7 +55,7 @@ def error_response(status: int, message: str, code: Optional[str] = None, header
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, exc.code, exc.headers)
+        return error_response(exc.status, exc.message, exc.code, exc.headers, exc.details)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -65,10 +70,17 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        # The message and locals may contain draft text: log the type and the frames only.
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path, frames)
-        return error_response(500, "internal error; the administrator can find details in the server log")
+        log_unexpected(exc)
+        return error_response(500, INTERNAL_ERROR)
+
+
+INTERNAL_ERROR = "internal error; the administrator can find details in the server log"
+
+
+def log_unexpected(exc: Exception) -> None:
+    # The message and locals may contain draft text: log the type and the frames only.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path, frames)
 
 
 def json_body(model: type[BaseModel]) -> BaseModel:

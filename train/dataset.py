@@ -31,6 +31,7 @@ class Example:
     labels: tuple[str, ...]
     group: str  # where it came from (a corpus slice, an upload); training validates across groups
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+    line: int = field(default=0, compare=False)  # in its source file, for messages; 0 if none
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,16 @@ def parse_examples(data: bytes, source: str, categories: Sequence[str],
             continue
         example_id = str(raw_id) if raw_id not in (None, "") else f"{group}-{number}"
         extra = {k: v for k, v in row.items() if k not in {"id", "text", "labels"}}
-        examples.append(Example(example_id, body, tuple(sorted(labels)), group, extra))
+        examples.append(Example(example_id, body, tuple(sorted(labels)), group, extra, number))
     errors.extend(find_duplicates(examples, source))
     if errors:
         raise DatasetError(errors)
     return examples
+
+
+def duplicate_key(text: str) -> str:
+    """Texts that differ only in case or spacing count as the same example."""
+    return " ".join(text.split()).casefold()
 
 
 def find_duplicates(examples: Sequence[Example], source: str) -> list[RowError]:
@@ -137,12 +143,13 @@ def find_duplicates(examples: Sequence[Example], source: str) -> list[RowError]:
     seen_ids: dict[str, int] = {}
     seen_texts: dict[str, str] = {}
     for position, example in enumerate(examples, start=1):
+        line = example.line or position
         if example.id in seen_ids:
-            errors.append(RowError(source, position, f"duplicate id {example.id!r}"))
-        seen_ids.setdefault(example.id, position)
-        key = " ".join(example.text.split()).casefold()
+            errors.append(RowError(source, line, f"duplicate id {example.id!r}"))
+        seen_ids.setdefault(example.id, line)
+        key = duplicate_key(example.text)
         if key in seen_texts:
-            errors.append(RowError(source, position, f"duplicate text (same as {seen_texts[key]!r})"))
+            errors.append(RowError(source, line, f"duplicate text (same as {seen_texts[key]!r})"))
         seen_texts.setdefault(key, example.id)
     return errors
 

@@ -1,0 +1,378 @@
+"""The admin console under /admin: server-rendered pages over the same actions as the JSON
+admin API (server/actions.py, server/jobs.py).
+
+Login is with an admin account — a name and a password hashed with werkzeug's scrypt — created
+on the server with `flask --app server admins add NAME`. Logging in starts a server-side session:
+the signed cookie carries a random token, the database only its sha256, so logging out or
+changing a password ends the session in every worker. Every form carries a CSRF token.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from typing import Optional
+
+from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session,
+                   url_for)
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from server import actions, jobs
+from server.admin import query_int
+from server.extensions import configured_limit
+from server.policy import PolicyError, parse_pack
+from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state
+from train.dataset import DatasetError
+
+bp = Blueprint("console", __name__, url_prefix="/admin", static_folder="static", static_url_path="/static")
+
+PUBLIC_ENDPOINTS = {"console.login", "console.static"}
+MIN_PASSWORD_CHARS = 10
+PAGE_SIZE = 50
+AUDIT_PAGE_SIZE = 100
+PREVIEW_ROWS = 20
+# Blank rows offered on the policy form for new categories and terms.
+NEW_CATEGORY_ROWS, NEW_TERM_ROWS = 1, 3
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    return generate_password_hash(password)
+
+
+@functools.cache
+def _unknown_admin_hash() -> str:
+    # Checked when the name is unknown, so a wrong name takes as long as a wrong password.
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _render(template: str, http_status: int = 200, **context):
+    return render_template(f"admin/{template}", **context), http_status
+
+
+def _pages(total: int, size: int) -> int:
+    return max(1, -(-total // size))
+
+
+def _error_page(status: int, message: str):
+    return _render("error.html", status, status=status, message=message)
+
+
+# --- authentication, headers, errors --------------------------------------------------------
+
+@bp.before_request
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    token = session.get("sid")
+    name = state("store").session_admin(_token_hash(token)) if isinstance(token, str) else None
+    if name is None:
+        if request.endpoint == "console.job_status":
+            return error_response(401, "your console session ended; log in again")
+        back = request.full_path if request.query_string else request.path
+        return redirect(url_for("console.login", next=back if request.method == "GET" else None))
+    g.admin = name
+    return None
+
+
+@bp.after_request
+def _security_headers(response):
+    # No inline scripts or styles anywhere in the console, so the policy can be strict.
+    response.headers["Content-Security-Policy"] = ("default-src 'self'; frame-ancestors 'none'; "
+                                                   "form-action 'self'; base-uri 'none'")
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _refused(exc: ApiError):
+    """A refused form action goes back to its page with the reason; anything else gets a page."""
+    referrer = request.referrer or ""
+    if request.method == "POST" and referrer.startswith(request.host_url + "admin"):
+        flash(exc.message, "error")
+        return redirect(referrer)
+    return _error_page(exc.status, exc.message)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(exc: CSRFError):
+    return _error_page(400, "This form has expired or was not sent from the console, so nothing was changed. "
+                            "Go back, reload the page and submit it again.")
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge):
+    limit = current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
+    return _error_page(413, f"The upload is larger than the limit of {limit / 1024 / 1024:.1f} MB, so nothing was "
+                            "stored. Split the file and upload the parts.")
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return _error_page(exc.code or 500, exc.description)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log_unexpected(exc)
+    return _error_page(500, INTERNAL_ERROR)
+
+
+# --- login and logout ---------------------------------------------------------------------
+
+def _safe_next(target: Optional[str]) -> str:
+    # Only back into the console: never an open redirect to another site.
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return url_for("console.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@configured_limit("LOGIN_RATE_LIMIT", methods=["POST"])
+def login():
+    store = state("store")
+    if request.method == "GET":
+        return _render("login.html", next=request.args.get("next", ""), no_admins=not store.list_admins())
+    name = request.form.get("name", "").strip()
+    stored = store.admin_password_hash(name)
+    valid = check_password_hash(stored or _unknown_admin_hash(), request.form.get("password", ""))
+    if not (stored and valid):
+        store.record(name[:80] or "(no name)", "login.failed", {"remote": request.remote_addr})
+        return _render("login.html", 401, next=request.form.get("next", ""), name=name,
+                       error="That name and password do not match an admin account.")
+    session.clear()  # a fresh session (and CSRF token) for the logged-in admin
+    token = secrets.token_urlsafe(32)
+    store.create_session(_token_hash(token), name, current_app.permanent_session_lifetime.total_seconds())
+    session["sid"] = token
+    session.permanent = True
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    state("store").end_session(_token_hash(session["sid"]), g.admin)
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("console.login"))
+
+
+# --- overview -----------------------------------------------------------------------------
+
+@bp.get("/")
+def dashboard():
+    store, registry = state("store"), state("registry")
+    active = next((v for v in registry.versions() if v["active"]), None)
+    return _render("dashboard.html", active=active, live_job=store.live_job(), jobs=store.list_jobs(3),
+                   feedback=store.feedback_summary(), examples=store.list_examples(1)[1],
+                   audit=store.list_audit(8)[0])
+
+
+# --- policy pack --------------------------------------------------------------------------
+
+def _form_rows(prefix: str, fields: tuple[str, ...], key_fields: tuple[str, ...]) -> list[dict]:
+    """Rows named <prefix>-<n>-<field>, minus deleted ones and blank ones."""
+    numbers = sorted({int(k.split("-")[1]) for k in request.form
+                      if k.startswith(prefix + "-") and k.split("-")[1].isdigit()})
+    rows = []
+    for n in numbers:
+        row = {f: request.form.get(f"{prefix}-{n}-{f}", "").strip() for f in fields}
+        if request.form.get(f"{prefix}-{n}-delete") or not any(row[f] for f in key_fields):
+            continue
+        rows.append(row)
+    return rows
+
+
+def _pack_from_form() -> dict:
+    fields = ("id", "title", "guidance", "policy_ref", "threshold")
+    categories = [{**row, "threshold": row["threshold"] or None} for row in _form_rows("cat", fields, fields)]
+    return {"name": request.form.get("name", "").strip(), "version": request.form.get("version", ""),
+            "categories": categories, "terms": _form_rows("term", ("term", "category"), ("term",))}
+
+
+def _policy_page(form: dict, status: int = 200, error: Optional[str] = None):
+    return _render("policy.html", status, form=form, error=error,
+                   new_categories=NEW_CATEGORY_ROWS, new_terms=NEW_TERM_ROWS)
+
+
+@bp.get("/policy")
+def policy():
+    return _policy_page(state("policy").current().model_dump())
+
+
+@bp.post("/policy")
+def save_policy():
+    form = _pack_from_form()
+    try:
+        pack = parse_pack(form)
+    except PolicyError as exc:
+        return _policy_page(form, 400, str(exc))  # the admin's edits stay on the form
+    saved = actions.save_policy(pack, g.admin)
+    flash(f"Policy saved as version {saved.version}. Checks use it from their next request.", "success")
+    return redirect(url_for("console.policy"))
+
+
+# --- feedback review ----------------------------------------------------------------------
+
+@bp.get("/feedback")
+def feedback():
+    store = state("store")
+    return _render("feedback.html", items=store.list_feedback("new"), summary=store.feedback_summary(),
+                   pack=state("policy").current())
+
+
+@bp.post("/feedback/<int:feedback_id>/label")
+def label_feedback(feedback_id: int):
+    labels = request.form.getlist("labels")
+    example_id = actions.label_feedback(feedback_id, labels, g.admin)
+    flash(f"Feedback #{feedback_id} is now example #{example_id}, labelled {', '.join(labels) or 'clean'}.", "success")
+    return redirect(url_for("console.feedback"))
+
+
+@bp.post("/feedback/<int:feedback_id>/discard")
+def discard_feedback(feedback_id: int):
+    actions.discard_feedback(feedback_id, g.admin)
+    flash(f"Feedback #{feedback_id} discarded.", "success")
+    return redirect(url_for("console.feedback"))
+
+
+# --- examples -----------------------------------------------------------------------------
+
+@bp.get("/examples")
+def examples():
+    store = state("store")
+    page = query_int("page", 1, 1, 10**6)
+    items, total = store.list_examples(PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    return _render("examples.html", items=items, total=total, page=page, pages=_pages(total, PAGE_SIZE),
+                   labels=store.example_label_counts(), max_mb=current_app.config["ADMIN_UPLOAD_MAX_BYTES"] / 2**20)
+
+
+def _preview_page(filename: str, examples=None, errors=None, upload_id: Optional[str] = None):
+    labels: dict[str, int] = {}
+    for example in examples or ():
+        for label in example.labels or ("clean",):
+            labels[label] = labels.get(label, 0) + 1
+    return _render("preview.html", 400 if errors else 200, filename=filename, errors=errors,
+                   count=len(examples or ()), rows=(examples or [])[:PREVIEW_ROWS], labels=labels,
+                   upload_id=upload_id)
+
+
+@bp.post("/examples/preview")
+def preview_upload():
+    """Validate the file and show what would be stored; it waits for the admin's confirmation."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("Choose a .csv or .jsonl file to upload.", "error")
+        return redirect(url_for("console.examples"))
+    filename, data = upload.filename[:200], upload.read()
+    try:
+        parsed = actions.parse_upload(data, filename)
+    except DatasetError as exc:
+        return _preview_page(filename, errors=exc.errors)
+    upload_id = secrets.token_urlsafe(16)
+    state("store").hold_upload(upload_id, g.admin, filename, data)
+    return _preview_page(filename, parsed, upload_id=upload_id)
+
+
+@bp.post("/examples/import")
+def import_upload():
+    store = state("store")
+    upload_id = request.form.get("upload_id", "")
+    held = store.held_upload(upload_id, g.admin)
+    if held is None:
+        flash("That upload is no longer waiting (stored already, or expired); upload the file again.", "error")
+        return redirect(url_for("console.examples"))
+    filename, data = held
+    try:  # again: examples may have been stored since the preview
+        parsed = actions.parse_upload(data, filename)
+    except DatasetError as exc:
+        store.drop_upload(upload_id)
+        return _preview_page(filename, errors=exc.errors)
+    stored = actions.import_examples(parsed, f"upload:{filename}", g.admin)
+    store.drop_upload(upload_id)
+    flash(f"Stored {stored} examples from {filename}. The next training uses them.", "success")
+    return redirect(url_for("console.examples"))
+
+
+@bp.post("/examples/<int:example_id>/delete")
+def delete_example(example_id: int):
+    actions.delete_example(example_id, g.admin)
+    flash(f"Example #{example_id} deleted.", "success")
+    return redirect(request.referrer if (request.referrer or "").startswith(request.host_url + "admin/examples")
+                    else url_for("console.examples"))
+
+
+# --- training -----------------------------------------------------------------------------
+
+@bp.get("/training")
+def training():
+    store = state("store")
+    store.fail_stale_jobs(current_app.config["JOB_STALE_SECONDS"])
+    return _render("training.html", jobs=store.list_jobs(), live_job=store.live_job(),
+                   examples=store.list_examples(1)[1], active=state("registry").active_version())
+
+
+@bp.post("/training")
+def start_training():
+    job_id = jobs.start_training(g.admin)
+    return redirect(url_for("console.job", job_id=job_id))
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str):
+    return _render("job.html", job=jobs.job_status(job_id), active=state("registry").active_version())
+
+
+@bp.get("/jobs/<job_id>/status")
+def job_status(job_id: str):
+    """What the job page polls."""
+    try:
+        return jsonify(jobs.job_status(job_id))
+    except ApiError as exc:
+        return error_response(exc.status, exc.message)
+
+
+# --- model versions -----------------------------------------------------------------------
+
+@bp.get("/models")
+def models():
+    registry = state("registry")
+    return _render("models.html", versions=registry.versions(), active=registry.active_version())
+
+
+@bp.post("/models/<version>/activate")
+def activate(version: str):
+    previous = actions.activate_model(version, g.admin)
+    flash(f"{version} is now the active model (it replaced {previous}). Every worker answers with it "
+          "from its next check.", "success")
+    return redirect(url_for("console.models"))
+
+
+@bp.get("/models/<version>/compare")
+def compare(version: str):
+    registry = state("registry")
+    result = actions.comparison(version, request.args.get("baseline"))
+    return _render("compare.html", result=result, active=registry.active_version(), versions=registry.versions())
+
+
+# --- statistics and audit -----------------------------------------------------------------
+
+@bp.get("/stats")
+def stats():
+    return _render("stats.html", stats=actions.statistics(query_int("days", 30, 1, 366)),
+                   pack=state("policy").current())
+
+
+@bp.get("/audit")
+def audit():
+    page = query_int("page", 1, 1, 10**6)
+    items, total = state("store").list_audit(AUDIT_PAGE_SIZE, (page - 1) * AUDIT_PAGE_SIZE)
+    return _render("audit.html", items=items, total=total, page=page, pages=_pages(total, AUDIT_PAGE_SIZE))

@@ -1,0 +1,156 @@
+"""Background training: one job at a time across every worker (and every host sharing the
+database), in its own low-priority process so the check API keeps answering at full speed.
+
+    start_training(actor) -> job id     in a request (console, admin API)
+    job_status(job_id)                  what the console polls
+    main(job_id)                        the job process itself
+
+The job's row in the store is the only channel between the two sides: the process writes its
+stage, progress, log lines and a heartbeat there, then the new version or the error. A failed
+job changes nothing that serves: a candidate is registered only once trained and evaluated,
+and never activated — an admin promotes it after comparing.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from typing import Callable
+
+from flask import current_app
+
+from server import config, evaluation
+from server.policy import PolicyError, load_active_pack
+from server.registry import Registry, RegistryError
+from server.store import Store
+from server.web import ApiError, state
+from train.dataset import DatasetError
+from train.training import train_and_register
+
+log = logging.getLogger("draftguard")
+
+# `python -m server.jobs` would import this module twice (once through the package, once as
+# __main__), so the process runs this one-liner instead.
+RUNNER = "import sys; from server.jobs import main; sys.exit(main(sys.argv[1]))"
+# The lowest CPU priority: whenever a check wants a core, it gets it.
+NICENESS = 19
+HEARTBEAT_SECONDS = 5.0
+# Training fills this share of the progress bar; evaluating for the compare page the rest.
+TRAINING_SHARE = 0.9
+# The settings the job process needs, passed on so it sees the folders its app sees.
+JOB_SETTINGS = ["MODELS_DIR", "DATA_DIR", "DATABASE", "TRAIN_DATA", "TEST_DATA"]
+
+
+def start_training(actor: str) -> str:
+    """Queue a training job and start its process; 409 if a job is already queued or running."""
+    store = state("store")
+    job_id = secrets.token_hex(6)
+    if not store.create_job(job_id, actor, current_app.config["JOB_STALE_SECONDS"]):
+        live = store.live_job()
+        raise ApiError(409, f"training job {live['id'] if live else ''} is already running; "
+                            "only one runs at a time, wait for it to finish")
+    env = {**os.environ, **config.to_env(current_app.config, JOB_SETTINGS),
+           # One core for numpy/scipy too; the other stays with the check API.
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    try:
+        process = subprocess.Popen([sys.executable, "-c", RUNNER, job_id], cwd=config.PROJECT_ROOT, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   start_new_session=True)  # outlives a restarted worker
+    except OSError as exc:
+        store.finish_job(job_id, error=f"could not start the training process: {exc}")
+        raise ApiError(503, f"could not start the training process: {exc}") from None
+    # Collect the exit status when it ends, so a long-lived worker gathers no zombies.
+    threading.Thread(target=process.wait, daemon=True).start()
+    return job_id
+
+
+def job_status(job_id: str) -> dict:
+    store = state("store")
+    store.fail_stale_jobs(current_app.config["JOB_STALE_SECONDS"])
+    job = store.job(job_id)
+    if job is None:
+        raise ApiError(404, f"no training job {job_id!r}")
+    return public_view(job)
+
+
+def public_view(job: dict) -> dict:
+    view = {"job_id": job["id"], "state": job["state"], "progress": job["progress"], "stage": job["stage"],
+            "created": job["created"], "finished": job["finished"], "requested_by": job["requested_by"],
+            "log": job["log"]}
+    if job["model_version"]:
+        view["model_version"] = job["model_version"]
+    if job["error"]:
+        view["error"] = job["error"]
+    return view
+
+
+# --- the job process -----------------------------------------------------------------------
+
+def main(job_id: str) -> int:
+    os.nice(NICENESS)
+    settings = config.from_env()
+    store = Store(settings["DATABASE"])
+    stop = threading.Event()
+    threading.Thread(target=_beat, args=(store, job_id, stop), daemon=True).start()
+    try:
+        version = run(job_id, store, Registry(settings["MODELS_DIR"]), settings)
+    except Exception as exc:
+        store.finish_job(job_id, error=_describe(exc))
+        return 1
+    finally:
+        stop.set()
+    store.finish_job(job_id, model_version=version)
+    return 0
+
+
+def _beat(store: Store, job_id: str, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        store.job_heartbeat(job_id)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, (DatasetError, PolicyError, RegistryError, OSError)):
+        return str(exc)
+    # Unexpected: the frames go to the server log (never locals, which may hold texts).
+    log.error("training job failed with %s\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def run(job_id: str, store: Store, registry: Registry, settings: dict) -> str:
+    """Train on the default corpus plus the stored examples; register (not activate) the
+    candidate; evaluate it and the active model for the compare page. Return its version."""
+    started = time.monotonic()
+
+    def report(stage: str, fraction: float) -> None:
+        line = f"[{time.monotonic() - started:6.1f}s] {fraction:4.0%} {stage}"
+        store.job_progress(job_id, stage, round(fraction, 3), line)
+
+    def training_progress(stage: str, fraction: float) -> None:
+        if fraction < 1:  # the end of training is not the end of the job
+            report(stage, TRAINING_SHARE * fraction)
+
+    pack = load_active_pack(settings["DATA_DIR"])
+    examples = store.training_examples()
+    report(f"training on the default corpus plus {len(examples)} company examples", 0.0)
+    metadata = train_and_register(registry, pack, settings["TRAIN_DATA"], settings["TEST_DATA"],
+                                  extra_examples=examples, activate=False, progress=training_progress)
+    version = metadata["version"]
+    active = registry.active_version()
+    report(f"registered candidate {version}; evaluating it beside the active model {active}", TRAINING_SHARE)
+    _evaluate_quietly([version, active], registry, store, pack, settings, report)
+    return version
+
+
+def _evaluate_quietly(versions: list, registry: Registry, store: Store, pack, settings: dict,
+                      report: Callable[[str, float], None]) -> None:
+    """Fill the compare page's cache; a failure here only means the page computes it later."""
+    for version in dict.fromkeys(v for v in versions if v):
+        try:
+            evaluation.evaluation(version, registry, store, pack, settings["TEST_DATA"])
+        except Exception as exc:
+            report(f"could not evaluate {version} now ({exc}); the compare page will retry", TRAINING_SHARE)

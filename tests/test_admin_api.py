@@ -1,0 +1,406 @@
+"""The JSON admin API: auth on every route, uploads (all rows or none), feedback review, policy
+edits reaching the check API, training jobs (one at a time, failures change nothing), model
+activation, comparison, statistics and the audit log."""
+import threading
+import time
+
+import pytest
+
+from conftest import ADMIN_TOKEN, app_config
+from server import create_app
+from server.registry import Registry
+from server.store import Store
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+# Every admin route with a body that would succeed, so a refusal can only come from auth.
+ROUTES = [
+    ("get", "/v1/admin/feedback", None),
+    ("post", "/v1/admin/feedback/1/label", {"labels": []}),
+    ("post", "/v1/admin/feedback/1/discard", None),
+    ("get", "/v1/admin/examples", None),
+    ("post", "/v1/admin/examples", {"examples": [{"text": "Project Heron ships in May", "labels": ["confidential"]}]}),
+    ("delete", "/v1/admin/examples/1", None),
+    ("get", "/v1/admin/policy", None),
+    ("put", "/v1/admin/policy", "current-pack"),
+    ("post", "/v1/admin/train", None),
+    ("get", "/v1/admin/jobs", None),
+    ("get", "/v1/admin/jobs/abc", None),
+    ("get", "/v1/admin/models", None),
+    ("post", "/v1/admin/models/ACTIVE/activate", None),
+    ("get", "/v1/admin/models/ACTIVE/compare", None),
+    ("get", "/v1/admin/stats", None),
+    ("get", "/v1/admin/audit", None),
+]
+
+
+def store_of(app) -> Store:
+    return app.extensions["draftguard"]["store"]
+
+
+def wait_for_job(client, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/admin/jobs/{job_id}", headers=AUTH).get_json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def register_copy(models_dir, version: str) -> str:
+    """Register the active model again under a new name: a real, loadable second version."""
+    registry = Registry(models_dir)
+    active = registry.active_version()
+    registry.add(version, registry.load(active), {**registry.metadata(active), "created": "2099-01-01T00:00:00+00:00"},
+                 "# copy\n")
+    return version
+
+
+def state_snapshot(app, models_dir) -> tuple:
+    store = store_of(app)
+    return (store.list_audit()[1], store.list_examples()[1], store.list_jobs(), Registry(models_dir).read_index(),
+            app.extensions["draftguard"]["policy"].current())
+
+
+def send(client, method, path, body, headers, models_dir):
+    path = path.replace("ACTIVE", Registry(models_dir).active_version())
+    if body == "current-pack":
+        body = client.get("/v1/admin/policy", headers=AUTH).get_json()
+    return getattr(client, method)(path, json=body, headers=headers)
+
+
+@pytest.mark.parametrize("method, path, body", ROUTES)
+@pytest.mark.parametrize("headers, status", [({}, 401), ({"Authorization": "Bearer wrong-token"}, 403),
+                                             ({"Authorization": f"Basic {ADMIN_TOKEN}"}, 401)])
+def test_every_admin_route_refuses_without_the_right_token_and_changes_nothing(
+        app, client, models_dir, method, path, body, headers, status):
+    before = state_snapshot(app, models_dir)
+    response = send(client, method, path, body, headers, models_dir)
+    assert response.status_code == status
+    assert response.get_json()["error"]["status"] == status
+    assert state_snapshot(app, models_dir) == before
+
+
+@pytest.mark.parametrize("method, path, body", ROUTES)
+def test_the_admin_api_is_closed_when_no_token_is_configured(models_dir, tmp_path, method, path, body):
+    app = create_app(app_config(models_dir, tmp_path / "data", ADMIN_TOKEN=""))
+    client = app.test_client()
+    if body == "current-pack":
+        body = app.extensions["draftguard"]["policy"].current().model_dump()
+    response = getattr(client, method)(path.replace("ACTIVE", "x"), json=body, headers={"Authorization": "Bearer "})
+    assert response.status_code == 403
+    assert "DRAFTGUARD_ADMIN_TOKEN" in response.get_json()["error"]["message"]
+    assert store_of(app).list_audit()[1] == 0
+
+
+# --- examples ------------------------------------------------------------------------------
+
+def test_json_examples_are_stored_listed_and_audited(app, client):
+    body = {"examples": [{"text": "Project Heron ships in May, keep it internal", "labels": ["confidential"]},
+                         {"text": "Lovely hike with the team on Saturday", "labels": []}]}
+    response = client.post("/v1/admin/examples", json=body, headers=AUTH)
+    assert response.status_code == 201 and response.get_json() == {"stored": 2}
+    listed = client.get("/v1/admin/examples", headers=AUTH).get_json()
+    assert listed["total"] == 2 and listed["labels"] == {"confidential": 1, "clean": 1}
+    assert {e["text"] for e in listed["items"]} == {e["text"] for e in body["examples"]}
+    entry = client.get("/v1/admin/audit", headers=AUTH).get_json()["items"][0]
+    assert entry["action"] == "examples.add" and entry["actor"] == "admin-api-token"
+    assert entry["detail"]["count"] == 2
+
+
+def test_every_bad_row_is_reported_and_nothing_is_stored(app, client):
+    client.post("/v1/admin/examples", headers=AUTH,
+                json={"examples": [{"text": "Already here: Project Heron", "labels": ["confidential"]}]})
+    rows = [
+        {"text": "Fine row about Project Kestrel", "labels": ["confidential"]},       # 1 ok
+        {"text": "Unknown category row", "labels": ["gossip"]},                       # 2
+        {"text": "   ", "labels": []},                                                # 3
+        {"text": "fine row about project kestrel", "labels": ["confidential"]},       # 4 duplicate of 1
+        {"text": "Already here:   project heron", "labels": ["confidential"]},        # 5 stored before
+        {"text": "Labels must be a list", "labels": "confidential"},                  # 6
+    ]
+    response = client.post("/v1/admin/examples", json={"examples": rows}, headers=AUTH)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "nothing was stored" in error["message"]
+    problems = {(d["line"], d["message"].split(" (")[0].split(";")[0]) for d in error["details"]}
+    assert (2, "unknown label(s) gossip") in problems
+    assert (3, "empty or missing text") in problems
+    assert (4, "duplicate text") in problems
+    assert (6, "labels must be a list of category ids") in problems
+    assert client.get("/v1/admin/examples", headers=AUTH).get_json()["total"] == 1
+    # Row 5 duplicates a stored example: reported once the rest of the file is valid.
+    response = client.post("/v1/admin/examples", json={"examples": [rows[0], rows[4]]}, headers=AUTH)
+    assert response.status_code == 400
+    assert [(d["line"], d["message"]) for d in response.get_json()["error"]["details"]] == [(2, "already stored as example #1")]
+    assert client.get("/v1/admin/examples", headers=AUTH).get_json()["total"] == 1
+
+
+def upload(client, name: str, data: bytes):
+    from io import BytesIO
+    return client.post("/v1/admin/examples", headers=AUTH, content_type="multipart/form-data",
+                       data={"file": (BytesIO(data), name)})
+
+
+def test_csv_and_jsonl_files_are_accepted(client):
+    csv = "id,text,labels\nh1,\"Heron launch date is May 4, internal only\",confidential\nh2,Great coffee today,\n"
+    assert upload(client, "heron.csv", csv.encode()).get_json() == {"stored": 2}
+    jsonl = '{"text": "Kestrel pricing is 40 per seat", "labels": ["confidential", "financial"]}\n'
+    assert upload(client, "kestrel.jsonl", jsonl.encode()).status_code == 201
+    items = client.get("/v1/admin/examples", headers=AUTH).get_json()["items"]
+    assert {tuple(e["labels"]) for e in items} == {("confidential",), (), ("confidential", "financial")}
+    assert {e["source"] for e in items} == {"upload:heron.csv", "upload:kestrel.jsonl"}
+
+
+@pytest.mark.parametrize("name, data, status, expected", [
+    ("bad.csv", "text,labels\ncaf\xe9 secret,confidential\n".encode("latin-1"), 400, "not UTF-8"),
+    ("rows.csv", b"text,labels\nHeron ships,confidential\n,privacy\nHeron ships,confidential\n", 400, "empty or missing text"),
+    ("notes.txt", b"text,labels\nhello,\n", 400, "unsupported file type"),
+    ("header.csv", b"body,tags\nhello,\n", 400, "header must name the columns"),
+    ("empty.jsonl", b"\n\n", 400, "no examples"),
+    ("big.csv", b"text,labels\n" + b"x" * 3000 + b",\n", 413, "the limit is 2,000"),
+    ("huge.csv", b"text,labels\n" + b"x" * 200_000 + b",\n", 413, "exceeds the capacity limit"),
+])
+def test_bad_files_are_refused_whole(models_dir, tmp_path, name, data, status, expected):
+    app = create_app(app_config(models_dir, tmp_path / "data", ADMIN_UPLOAD_MAX_BYTES=2000))
+    client = app.test_client()
+    response = upload(client, name, data)
+    assert response.status_code == status
+    error = response.get_json()["error"]
+    assert expected in error["message"] + " ".join(d["message"] for d in error.get("details", []))
+    assert store_of(app).list_examples()[1] == 0
+
+
+def test_row_errors_of_a_csv_name_its_lines(client):
+    data = b"text,labels\nHeron ships in May,confidential\n,privacy\nheron ships in may,confidential\n"
+    details = upload(client, "rows.csv", data).get_json()["error"]["details"]
+    assert [(d["line"], d["message"].split(" (")[0]) for d in details] == [(3, "empty or missing text"), (4, "duplicate text")]
+
+
+def test_a_missing_file_field_is_explained(client):
+    response = client.post("/v1/admin/examples", headers=AUTH, content_type="multipart/form-data", data={"other": "x"})
+    assert response.status_code == 400 and "field `file`" in response.get_json()["error"]["message"]
+
+
+def test_deleting_an_example(client):
+    upload(client, "a.csv", b"text,labels\nHeron ships in May,confidential\n")
+    example_id = client.get("/v1/admin/examples", headers=AUTH).get_json()["items"][0]["id"]
+    assert client.delete(f"/v1/admin/examples/{example_id}", headers=AUTH).status_code == 200
+    assert client.delete(f"/v1/admin/examples/{example_id}", headers=AUTH).status_code == 404
+    assert client.get("/v1/admin/examples", headers=AUTH).get_json()["total"] == 0
+
+
+# --- feedback review -----------------------------------------------------------------------
+
+def test_feedback_is_labelled_into_examples_or_discarded(client):
+    consented = {"kind": "missed", "categories": ["confidential"], "consent": True,
+                 "text": "Heron is the codename for our next phone"}
+    first = client.post("/v1/feedback", json=consented).get_json()["id"]
+    second = client.post("/v1/feedback", json={"kind": "false_positive", "categories": ["security"]}).get_json()["id"]
+    listing = client.get("/v1/admin/feedback?status=new", headers=AUTH).get_json()
+    assert {item["id"] for item in listing["items"]} == {first, second}
+    assert listing["summary"]["by_category"] == {"confidential": {"missed": 1}, "security": {"false_positive": 1}}
+
+    assert client.post(f"/v1/admin/feedback/{first}/label", json={"labels": ["gossip"]}, headers=AUTH).status_code == 400
+    labelled = client.post(f"/v1/admin/feedback/{first}/label", json={"labels": ["confidential"]}, headers=AUTH)
+    assert labelled.status_code == 201
+    example = client.get("/v1/admin/examples", headers=AUTH).get_json()["items"][0]
+    assert example["id"] == labelled.get_json()["example_id"]
+    assert (example["text"], example["labels"], example["source"]) == (consented["text"], ["confidential"], "feedback")
+    again = client.post(f"/v1/admin/feedback/{first}/label", json={"labels": []}, headers=AUTH)
+    assert again.status_code == 409 and "already labelled" in again.get_json()["error"]["message"]
+
+    no_text = client.post(f"/v1/admin/feedback/{second}/label", json={"labels": []}, headers=AUTH)
+    assert no_text.status_code == 409 and "did not consent" in no_text.get_json()["error"]["message"]
+    assert client.post(f"/v1/admin/feedback/{second}/discard", headers=AUTH).status_code == 200
+    assert client.post("/v1/admin/feedback/999/discard", headers=AUTH).status_code == 404
+    assert client.get("/v1/admin/feedback?status=new", headers=AUTH).get_json()["items"] == []
+    assert client.get("/v1/admin/feedback?status=bogus", headers=AUTH).status_code == 400
+    actions = [e["action"] for e in client.get("/v1/admin/audit", headers=AUTH).get_json()["items"]]
+    assert actions[:2] == ["feedback.discard", "feedback.label"]
+
+
+# --- policy pack ---------------------------------------------------------------------------
+
+DRAFT_WITH_TERM = "Weekend plans: finally demoing Bluefinch to my parents"
+
+
+def test_a_policy_edit_reaches_the_check_api_without_a_restart(client):
+    before = client.post("/v1/check", json={"text": DRAFT_WITH_TERM}).get_json()
+    assert not any(c["flagged"] for c in before["categories"] if c["id"] == "confidential")
+    pack = client.get("/v1/admin/policy", headers=AUTH).get_json()
+    pack["terms"].append({"term": "Bluefinch", "category": "confidential"})
+    pack["categories"][0]["guidance"] = "Codenames stay inside the company."
+    response = client.put("/v1/admin/policy", json=pack, headers=AUTH)
+    assert response.status_code == 200 and response.get_json()["version"] == pack["version"] + 1
+    after = client.post("/v1/check", json={"text": DRAFT_WITH_TERM}).get_json()
+    confidential = next(c for c in after["categories"] if c["id"] == "confidential")
+    assert confidential["flagged"] and confidential["guidance"] == "Codenames stay inside the company."
+    start = DRAFT_WITH_TERM.index("Bluefinch")
+    assert {"start": start, "end": start + 9, "text": "Bluefinch", "source": "term"} in confidential["spans"]
+    assert after["policy_version"] == pack["version"] + 1
+    audit = client.get("/v1/admin/audit", headers=AUTH).get_json()["items"][0]
+    assert audit["action"] == "policy.edit" and audit["detail"]["terms_added"] == ["Bluefinch"]
+    assert audit["detail"]["categories_changed"] == [pack["categories"][0]["id"]]
+
+
+def test_invalid_or_stale_policy_edits_change_nothing(client):
+    pack = client.get("/v1/admin/policy", headers=AUTH).get_json()
+    bad_term = {**pack, "terms": [{"term": "Bluefinch", "category": "gossip"}]}
+    response = client.put("/v1/admin/policy", json=bad_term, headers=AUTH)
+    assert response.status_code == 400 and "unknown categories: gossip" in response.get_json()["error"]["message"]
+    duplicate = {**pack, "categories": pack["categories"] + pack["categories"][:1]}
+    assert client.put("/v1/admin/policy", json=duplicate, headers=AUTH).status_code == 400
+    assert client.put("/v1/admin/policy", json=pack, headers=AUTH).status_code == 200
+    stale = client.put("/v1/admin/policy", json=pack, headers=AUTH)  # still the old version number
+    assert stale.status_code == 409 and "changed since version" in stale.get_json()["error"]["message"]
+    assert client.get("/v1/admin/policy", headers=AUTH).get_json()["version"] == pack["version"] + 1
+
+
+# --- training jobs -------------------------------------------------------------------------
+
+def test_only_one_job_can_be_live_whoever_asks(app, client):
+    store = store_of(app)
+    results = []
+    barrier = threading.Barrier(8)
+
+    def claim(n):
+        barrier.wait()
+        results.append(Store(store.path).create_job(f"job-{n}", "test", stale_after=60))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+    live = store.live_job()["id"]
+    response = client.post("/v1/admin/train", headers=AUTH)
+    assert response.status_code == 409 and live in response.get_json()["error"]["message"]
+
+
+def test_a_job_whose_process_died_is_failed_and_frees_the_slot(models_dir, tmp_path):
+    app = create_app(app_config(models_dir, tmp_path / "data", JOB_STALE_SECONDS=0.2))
+    client = app.test_client()
+    store_of(app).create_job("ghost", "test", stale_after=60)  # no process will ever beat for it
+    time.sleep(0.3)
+    job = client.get("/v1/admin/jobs/ghost", headers=AUTH).get_json()
+    assert job["state"] == "failed" and "stopped responding" in job["error"]
+    assert store_of(app).create_job("next", "test", stale_after=60)
+
+
+def test_a_failed_training_reports_why_and_changes_nothing_that_serves(models_dir, tmp_path):
+    broken = tmp_path / "corpus"
+    broken.mkdir()
+    (broken / "a.jsonl").write_text('{"text": "fine", "labels": []}\n{"text": "", "labels": ["nope"]}\n')
+    app = create_app(app_config(models_dir, tmp_path / "data", TRAIN_DATA=[broken]))
+    client = app.test_client()
+    index_before = Registry(models_dir).read_index()
+    draft = {"text": "Our Q3 numbers beat guidance, buy before Thursday"}
+    check_before = client.post("/v1/check", json=draft).get_json()
+
+    response = client.post("/v1/admin/train", headers=AUTH)
+    assert response.status_code == 202
+    assert response.headers["Location"] == f"/v1/admin/jobs/{response.get_json()['job_id']}"
+    job = wait_for_job(client, response.get_json()["job_id"])
+    assert job["state"] == "failed"
+    assert "a.jsonl:2: empty or missing text" in job["error"] and "unknown label(s) nope" in job["error"]
+    assert "model_version" not in job
+    assert Registry(models_dir).read_index() == index_before
+    assert client.post("/v1/check", json=draft).get_json() == check_before
+    actions = [e["action"] for e in client.get("/v1/admin/audit", headers=AUTH).get_json()["items"]]
+    assert actions[:2] == ["train.failed", "train.start"]
+    # The slot is free again: the next job may start (and fails the same way).
+    retry = client.post("/v1/admin/train", headers=AUTH)
+    assert retry.status_code == 202
+    assert wait_for_job(client, retry.get_json()["job_id"])["state"] == "failed"
+
+
+def test_unknown_jobs_are_404(client):
+    response = client.get("/v1/admin/jobs/nope", headers=AUTH)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+
+
+# --- model versions ------------------------------------------------------------------------
+
+def test_models_list_every_version_with_its_metrics(client, models_dir):
+    copy = register_copy(models_dir, "2099-01-01T00-00-00Z-copy")
+    body = client.get("/v1/admin/models", headers=AUTH).get_json()
+    active = Registry(models_dir).active_version()
+    assert body["active"] == active
+    by_version = {item["version"]: item for item in body["items"]}
+    assert set(by_version) == {active, copy}
+    assert by_version[active]["active"] and not by_version[copy]["active"]
+    for item in body["items"]:
+        assert item["created"] and "per_category" in item["metrics"] and "f1" in item["metrics"]["micro"]
+
+
+def test_promote_and_roll_back_switch_the_check_api(client, models_dir):
+    first = Registry(models_dir).active_version()
+    copy = register_copy(models_dir, "2099-01-01T00-00-00Z-copy")
+    draft = {"text": "Lunch was great"}
+    assert client.post("/v1/check", json=draft).get_json()["model_version"] == first
+    promoted = client.post(f"/v1/admin/models/{copy}/activate", headers=AUTH)
+    assert promoted.get_json() == {"active": copy, "previous": first}
+    assert client.post("/v1/check", json=draft).get_json()["model_version"] == copy
+    assert client.post(f"/v1/admin/models/{first}/activate", headers=AUTH).status_code == 200
+    assert client.post("/v1/check", json=draft).get_json()["model_version"] == first
+    actions = [(e["action"], e["detail"]["version"]) for e in client.get("/v1/admin/audit", headers=AUTH).get_json()["items"]]
+    assert actions == [("model.rollback", first), ("model.promote", copy)]
+
+
+def test_unknown_or_broken_versions_are_not_activated(client, models_dir):
+    registry = Registry(models_dir)
+    first = registry.active_version()
+    assert client.post("/v1/admin/models/nope/activate", headers=AUTH).status_code == 404
+    broken = register_copy(models_dir, "2099-01-01T00-00-00Z-dead")
+    (registry.version_dir(broken) / "model.joblib").write_bytes(b"\x80\x04evil pickle")
+    response = client.post(f"/v1/admin/models/{broken}/activate", headers=AUTH)
+    assert response.status_code == 409 and "sha256" in response.get_json()["error"]["message"]
+    assert registry.active_version() == first
+
+
+def test_compare_evaluates_both_versions_on_the_same_held_out_drafts(client, models_dir, trained_metadata):
+    copy = register_copy(models_dir, "2099-01-01T00-00-00Z-copy")
+    result = client.get(f"/v1/admin/models/{copy}/compare", headers=AUTH).get_json()
+    assert result["baseline"] == Registry(models_dir).active_version() and result["candidate"] == copy
+    assert result["examples"] == trained_metadata["metrics"]["examples"]
+    assert {c["id"] for c in result["categories"]} == set(trained_metadata["metrics"]["per_category"])
+    for category in result["categories"]:
+        assert category["candidate"] == category["baseline"] == trained_metadata["metrics"]["per_category"][category["id"]]
+    assert result["clean_flagged_rate"]["candidate"] == trained_metadata["metrics"]["clean_flagged_rate"]
+    assert result["changed"] == [] and result["outcomes"] == {"fixed": 0, "broken": 0, "changed": 0}
+    assert client.get("/v1/admin/models/nope/compare", headers=AUTH).status_code == 404
+    assert client.get(f"/v1/admin/models/{copy}/compare?baseline=nope", headers=AUTH).status_code == 404
+
+
+# --- statistics and audit ------------------------------------------------------------------
+
+def test_statistics_count_checks_and_feedback_never_texts(models_dir, tmp_path):
+    app = create_app(app_config(models_dir, tmp_path / "data", STATS_FLUSH_SECONDS=0))
+    client = app.test_client()
+    risky = "Stats-marker-51: our wifi password is Zebra42!"
+    for text in (risky, risky, "Stats-marker-52: lovely weather"):
+        client.post("/v1/check", json={"text": text})
+    client.post("/v1/feedback", json={"kind": "dismissed", "categories": ["security"]})
+    client.post("/v1/feedback", json={"kind": "false_positive", "categories": ["security"], "consent": True, "text": risky})
+    response = client.get("/v1/admin/stats?days=7", headers=AUTH)
+    assert "Stats-marker" not in response.get_data(as_text=True)
+    stats = response.get_json()
+    assert len(stats["days"]) == 7
+    totals = stats["totals"]
+    assert (totals["checks"], totals["flagged"], totals["by_category"]["security"]) == (3, 2, 2)
+    assert (totals["dismissed"], totals["false_positive"], totals["missed"]) == (1, 1, 0)
+    assert totals["dismiss_rate"] == 0.5 and totals["false_alarm_rate"] == 0.5
+    assert stats["days"][-1]["checks"] == 3
+    assert client.get("/v1/admin/stats?days=0", headers=AUTH).status_code == 400
+    assert client.get("/v1/admin/stats?days=x", headers=AUTH).status_code == 400
+
+
+def test_the_audit_log_pages(client):
+    for n in range(3):
+        client.post("/v1/admin/examples", headers=AUTH, json={"examples": [{"text": f"Heron fact {n}", "labels": []}]})
+    page = client.get("/v1/admin/audit?limit=2&offset=1", headers=AUTH).get_json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    assert all(set(item) >= {"at", "actor", "action", "detail"} for item in page["items"])
