@@ -118,6 +118,8 @@ def _too_large(exc: RequestEntityTooLarge):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
+    if exc.code == 429:
+        return _error_page(429, f"Too many attempts (the limit is {exc.description}). Wait a minute and try again.")
     return _error_page(exc.code or 500, exc.description)
 
 
