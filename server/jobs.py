@@ -37,7 +37,7 @@ log = logging.getLogger("draftguard")
 # `python -m server.jobs` would import this module twice (once through the package, once as
 # __main__), so the process runs this one-liner instead.
 RUNNER = "import sys; from server.jobs import main; sys.exit(main(sys.argv[1]))"
-# The lowest CPU priority: whenever a check wants a core, it gets it.
+# Where SCHED_IDLE is unavailable: the lowest nice value.
 NICENESS = 19
 HEARTBEAT_SECONDS = 5.0
 # Training fills this share of the progress bar; evaluating for the compare page the rest.
@@ -92,7 +92,7 @@ def public_view(job: dict) -> dict:
 # --- the job process -----------------------------------------------------------------------
 
 def main(job_id: str) -> int:
-    os.nice(NICENESS)
+    _lowest_priority()
     settings = config.from_env()
     store = Store(settings["DATABASE"])
     stop = threading.Event()
@@ -106,6 +106,15 @@ def main(job_id: str) -> int:
         stop.set()
     store.finish_job(job_id, model_version=version)
     return 0
+
+
+def _lowest_priority() -> None:
+    """SCHED_IDLE where Linux offers it: the job runs only on otherwise idle cores and yields the
+    moment a check wakes up. Elsewhere, the lowest nice value."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(NICENESS)
 
 
 def _beat(store: Store, job_id: str, stop: threading.Event) -> None:
