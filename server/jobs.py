@@ -27,7 +27,7 @@ from flask import current_app
 from server import config, evaluation
 from server.policy import PolicyError, load_active_pack
 from server.registry import Registry, RegistryError
-from server.store import Store
+from server.store import LIVE_JOB_STATES, Store
 from server.web import ApiError, state
 from train.dataset import DatasetError
 from train.training import train_and_register
@@ -51,9 +51,9 @@ def start_training(actor: str) -> str:
     store = state("store")
     job_id = secrets.token_hex(6)
     if not store.create_job(job_id, actor, current_app.config["JOB_STALE_SECONDS"]):
-        live = store.live_job()
-        raise ApiError(409, f"training job {live['id'] if live else ''} is already running; "
-                            "only one runs at a time, wait for it to finish")
+        live = store.live_job() or {"id": "?"}
+        raise ApiError(409, f"training job {live['id']} is already running; only one runs at a time, "
+                            "wait for it to finish")
     env = {**os.environ, **config.to_env(current_app.config, JOB_SETTINGS),
            # One core for numpy/scipy too; the other stays with the check API.
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -64,9 +64,19 @@ def start_training(actor: str) -> str:
     except OSError as exc:
         store.finish_job(job_id, error=f"could not start the training process: {exc}")
         raise ApiError(503, f"could not start the training process: {exc}") from None
-    # Collect the exit status when it ends, so a long-lived worker gathers no zombies.
-    threading.Thread(target=process.wait, daemon=True).start()
+    threading.Thread(target=_reap, args=(process, store, job_id), daemon=True).start()
     return job_id
+
+
+def _reap(process: subprocess.Popen, store: Store, job_id: str) -> None:
+    """Collect the exit status (no zombies in a long-lived worker). A process that died without
+    recording an outcome (killed, out of memory) fails its job now rather than when its
+    heartbeat goes stale."""
+    status = process.wait()
+    job = store.job(job_id)
+    if status != 0 and job and job["state"] in LIVE_JOB_STATES:
+        store.finish_job(job_id, error=f"the training process stopped (exit status {status}) before it "
+                                       "finished; nothing was changed. The server log may say why.")
 
 
 def job_status(job_id: str) -> dict:

@@ -1,8 +1,11 @@
 """The JSON admin API: auth on every route, uploads (all rows or none), feedback review, policy
 edits reaching the check API, training jobs (one at a time, failures change nothing), model
 activation, comparison, statistics and the audit log."""
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -315,6 +318,29 @@ def test_a_failed_training_reports_why_and_changes_nothing_that_serves(models_di
     retry = client.post("/v1/admin/train", headers=AUTH)
     assert retry.status_code == 202
     assert wait_for_job(client, retry.get_json()["job_id"])["state"] == "failed"
+
+
+def job_process(job_id: str) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if job_id.encode() in cmdline.read_bytes() and b"server.jobs" in cmdline.read_bytes():
+                return int(cmdline.parent.name)
+        except OSError:  # the process ended while we looked
+            continue
+    raise AssertionError(f"no process for job {job_id}")
+
+
+def test_a_killed_training_process_fails_its_job_at_once(client, models_dir):
+    index_before = Registry(models_dir).read_index()
+    job_id = client.post("/v1/admin/train", headers=AUTH).get_json()["job_id"]
+    os.kill(job_process(job_id), signal.SIGKILL)
+    job = wait_for_job(client, job_id, timeout=10)  # long before the heartbeat would go stale
+    assert job["state"] == "failed" and "exit status -9" in job["error"]
+    assert Registry(models_dir).read_index() == index_before
+    retry = client.post("/v1/admin/train", headers=AUTH)  # the slot is free again
+    assert retry.status_code == 202
+    os.kill(job_process(retry.get_json()["job_id"]), signal.SIGKILL)  # no full training in this test
+    assert wait_for_job(client, retry.get_json()["job_id"], timeout=10)["state"] == "failed"
 
 
 def test_unknown_jobs_are_404(client):
