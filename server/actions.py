@@ -6,9 +6,10 @@ uploads, as DatasetError listing every bad row; either way nothing has been writ
 """
 from __future__ import annotations
 
-from pathlib import Path
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
 
 from flask import current_app
 
@@ -21,6 +22,17 @@ from server.web import ApiError, state
 from train.dataset import DatasetError, Example, RowError, duplicate_key, parse_examples
 
 UPLOAD_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
+
+
+@contextmanager
+def _store_refusals() -> Iterator[None]:
+    """The store's refusals as the statuses every surface shows."""
+    try:
+        yield
+    except NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except Conflict as exc:  # e.g. stored or reviewed by someone else since the page was read
+        raise ApiError(409, str(exc)) from None
 
 
 def _known_categories(labels: Sequence[str]) -> list[str]:
@@ -55,17 +67,13 @@ def parse_upload(data: bytes, filename: str, fmt: Optional[str] = None) -> list[
 
 
 def import_examples(examples: Sequence[Example], source: str, actor: str) -> int:
-    try:
+    with _store_refusals():
         return state("store").add_examples(examples, source, actor)
-    except Conflict as exc:  # stored by someone else between validation and now
-        raise ApiError(409, f"{exc}; upload again to see which rows") from None
 
 
 def delete_example(example_id: int, actor: str) -> None:
-    try:
+    with _store_refusals():
         state("store").delete_example(example_id, actor)
-    except NotFound as exc:
-        raise ApiError(404, str(exc)) from None
 
 
 # --- feedback review -----------------------------------------------------------------------
@@ -73,21 +81,13 @@ def delete_example(example_id: int, actor: str) -> None:
 def label_feedback(feedback_id: int, labels: Sequence[str], actor: str) -> int:
     """The feedback's text becomes a training example with these labels ([] means clean)."""
     labels = _known_categories(labels)
-    try:
+    with _store_refusals():
         return state("store").label_feedback(feedback_id, labels, actor)
-    except NotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
 
 
 def discard_feedback(feedback_id: int, actor: str) -> None:
-    try:
+    with _store_refusals():
         state("store").discard_feedback(feedback_id, actor)
-    except NotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
 
 
 # --- policy pack ---------------------------------------------------------------------------
