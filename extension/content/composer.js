@@ -94,9 +94,15 @@
         consent: includeText,
         ...(includeText ? { text: this.outcome.text } : {}),
       };
+      this.editor.focus(); // the card is closed: back to writing
       const reply = await draftguard.messenger.feedback(report);
-      if (kind === "dismissed") this.editor.focus();
       return Boolean(reply && reply.ok);
+    }
+
+    // The draft went out: whatever comes next is a new draft with its own warnings.
+    published() {
+      this.shown.clear();
+      this.dismissed.clear();
     }
 
     submitButton() {

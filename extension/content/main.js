@@ -39,31 +39,31 @@
     if (editor) attach(editor);
   }
 
-  // The first composer with an open warning whose publish button `target` is in.
-  function composerPublishedBy(target) {
-    for (const composer of composers.values()) {
-      const button = composer.hasOpenWarning() && composer.submitButton();
-      if (button && button.contains(target)) return { composer, button };
+  // Publishing (the site's button, or Enter where that publishes) is held, once, while a
+  // warning is open; otherwise it goes through and ends the draft.
+  function onPublish(event, composer, button) {
+    if (composer.hasOpenWarning()) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      composer.confirmSubmit(button);
+    } else {
+      composer.published();
     }
-    return null;
-  }
-
-  function hold(event, composer, button) {
-    event.preventDefault();
-    event.stopImmediatePropagation();
-    composer.confirmSubmit(button);
   }
 
   function onClick(event) {
-    const hit = event.target instanceof Element && composerPublishedBy(event.target);
-    if (hit) hold(event, hit.composer, hit.button);
+    if (!(event.target instanceof Element)) return;
+    for (const composer of composers.values()) {
+      const button = composer.submitButton();
+      if (button && button.contains(event.target)) return onPublish(event, composer, button);
+    }
   }
 
   function onKeyDown(event) {
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     const composer = composers.get(site.editorOf(event.target));
-    const button = composer && composer.surface.submitsOnEnter && composer.hasOpenWarning() && composer.submitButton();
-    if (button) hold(event, composer, button);
+    const button = composer && composer.surface.submitsOnEnter && composer.submitButton();
+    if (button) onPublish(event, composer, button);
   }
 
   function start() {

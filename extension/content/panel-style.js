@@ -31,7 +31,6 @@ a { color: #0a66c2; }
 .actions { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-top: 12px; }
 .actions label { display: flex; align-items: center; gap: 4px; font-size: 12px; color: #38434f; }
 .primary { background: #0a66c2; border-color: #0a66c2; color: #fff; }
-.note { margin: 8px 0 0; font-size: 12px; color: #38434f; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
 })(globalThis.draftguard ??= {});

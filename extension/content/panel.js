@@ -43,7 +43,7 @@
       this.indicator.setAttribute("aria-controls", "card");
       this.live = h("div", { className: "sr-only" });
       this.live.setAttribute("aria-live", "polite");
-      this.card = h("section", { id: "card", hidden: true });
+      this.card = h("section", { id: "card", className: "card", hidden: true });
       this.card.setAttribute("aria-label", "Draftguard warning");
       this.confirm = h("section", { className: "confirm", hidden: true });
       this.confirm.setAttribute("role", "alertdialog");
@@ -97,17 +97,14 @@
           : null));
 
       const consent = h("input", { type: "checkbox", className: "consent" });
-      const note = h("p", { className: "note" });
-      note.setAttribute("role", "status");
       const report = h("button", {
         type: "button",
         className: "report",
         textContent: "This is fine — report a false alarm",
         onclick: async () => {
           report.disabled = true;
-          note.textContent = (await this.handlers.onReport(consent.checked))
-            ? "Thanks — the policy team will review this."
-            : "The report could not be sent; the warning is dismissed anyway.";
+          const sent = await this.handlers.onReport(consent.checked);
+          this.acknowledge(sent ? "Reported as a false alarm — thank you" : "Warning dismissed; the report could not be sent");
         },
       });
       this.card.replaceChildren(
@@ -116,8 +113,13 @@
         h("div", { className: "actions" },
           h("button", { type: "button", className: "dismiss primary", textContent: "Dismiss", onclick: () => this.handlers.onDismiss() }),
           report,
-          h("label", {}, consent, "Include my draft text in the report")),
-        note);
+          h("label", {}, consent, "Include my draft text in the report")));
+    }
+
+    // Says on the indicator, and to screen readers, what just happened.
+    acknowledge(message) {
+      this.label.textContent = message;
+      this.announce(message);
     }
 
     setCardOpen(open) {

@@ -24,7 +24,7 @@ draftguard.defineSite({
       editor: '.share-creation-state__text-editor .ql-editor[contenteditable="true"], '
         + '[componentkey="ShareBox_textEditor"][contenteditable="true"]',
       scope: '.share-box-v2__modal, [role="dialog"], dialog',
-      anchor: ".share-creation-state__text-editor",
+      anchor: ".ql-container",
       submit: "button.share-actions__primary-action",
     },
   ],
