@@ -301,4 +301,4 @@ def test_the_compare_page_draws_every_bar_to_scale(admin, models_dir):
     categories = len(registry.metadata(registry.active_version())["metrics"]["per_category"])
     assert len(bars) == 2 * (3 * (categories + 1) + 1)  # P, R, F1 per category and micro; clean flagged
     for width, value in bars:
-        assert float(width) == pytest.approx(float(value) * 220, abs=0.2)
+        assert float(width) == pytest.approx(float(value) * 220, abs=0.01)
