@@ -9,3 +9,8 @@ if [ ! -x /usr/bin/chromium ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
+
+# The fixture pages run the real editors, installed at the versions package-lock.json pins and
+# bundled into fixtures/vendor/ (quill-editor.js/.css, lexical-editor.js).
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent bundle
