@@ -13,7 +13,6 @@ import base64
 import hashlib
 import http.server
 import os
-import shutil
 import ssl
 import subprocess
 import threading
@@ -22,11 +21,8 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-EXTENSION = ROOT / "extension"
-FIXTURES = HERE / "fixtures"
-ARTIFACTS = ROOT / "tests" / "artifacts"
+from browser_support import ARTIFACTS, EXTENSION, FIXTURES
+
 CHROMIUM = "/usr/bin/chromium"
 SITES = {"www.linkedin.com": FIXTURES / "linkedin", "www.facebook.com": FIXTURES / "facebook"}
 # Like the real sites, the fixture pages forbid the page from connecting anywhere else: the
@@ -180,11 +176,3 @@ def browser_factory(playwright, fixture_server, certificate, live_server, tmp_pa
 def browser(browser_factory) -> Browser:
     return browser_factory()
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on (for an unreachable server)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -12,51 +12,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from conftest import ARTIFACTS, EXTENSION, free_port
+from browser_support import ARTIFACTS, BENIGN, COMPOSERS, EXTENSION, LINKEDIN, RISKY, WAIT, expect_state, free_port
 
 pytestmark = pytest.mark.browser
-
-LINKEDIN = "https://www.linkedin.com/feed/"
-FACEBOOK = "https://www.facebook.com/"
-# The deterministic detectors flag these whatever the model: a credential and a door code.
-RISKY = "My password for the VPN is Hunter2Secret! and the door code is 4417"
-BENIGN = "Had a lovely weekend hiking with the family"
-WAIT = 10_000  # ms; a check takes the 400 ms pause plus a few milliseconds of server time
-
-
-class Composer:
-    """How to open one kind of composer on a fixture page, and where its editor and panel are."""
-
-    def __init__(self, url, opener, scope, editor, surface, submit):
-        self.url, self.opener, self.scope, self.surface = url, opener, scope, surface
-        self.editor_selector, self.submit_selector = f"{scope} {editor}", f"{scope} {submit}"
-
-    def open(self, browser):
-        page = browser.open(self.url)
-        page.click(self.opener)
-        self.editor(page).wait_for()
-        return page
-
-    def editor(self, page):
-        return page.locator(self.editor_selector)
-
-    def panel(self, page):
-        return page.locator(f"{self.scope} draftguard-panel")
-
-    def submit(self, page):
-        return page.locator(self.submit_selector)
-
-
-QUILL, LEXICAL = ".ql-editor", '[data-lexical-editor="true"]'
-COMPOSERS = {
-    "linkedin-post": Composer(LINKEDIN, ".share-box-feed-entry__trigger", ".share-box-v2__modal", QUILL, "post", ".share-actions__primary-action"),
-    "linkedin-comment": Composer(LINKEDIN, ".comment-button", ".feed-shared-update-v2 > .comments-comment-box", QUILL, "comment", ".comments-comment-box__submit-button--cr"),
-    "linkedin-reply": Composer(LINKEDIN, ".comments-comment-social-bar__reply-action-button", ".comments-comment-item__replies-list", QUILL, "comment", ".comments-comment-box__submit-button--cr"),
-    "linkedin-message": Composer(LINKEDIN, ".msg-overlay-bubble-header", ".msg-form", ".msg-form__contenteditable", "message", ".msg-form__send-button"),
-    "facebook-post": Composer(FACEBOOK, "#open-create-post", '[role="dialog"]', LEXICAL, "post", '[aria-label="Post"]'),
-    "facebook-comment": Composer(FACEBOOK, ".open-comment", 'form[role="presentation"]:has(#focused-state-composer-submit)', LEXICAL, "comment", '[aria-label="Comment"]'),
-    "facebook-reply": Composer(FACEBOOK, ".open-reply", ".replies", LEXICAL, "comment", '[aria-label="Comment"]'),
-}
 
 
 def policy(server_url) -> dict:
@@ -79,15 +37,6 @@ def editor_snapshot(editor) -> dict:
         range.setEnd(selection.focusNode, selection.focusOffset);
         return {html: root.innerHTML, caretAfter: range.toString(), focused: root.contains(document.activeElement)};
     }""")
-
-
-def expect_state(panel, state: str, timeout: int = WAIT):
-    """Waits for the panel's state; on failure says what the extension said instead."""
-    try:
-        expect(panel).to_have_attribute("data-draftguard-state", state, timeout=timeout)
-    except AssertionError as error:
-        said = panel.locator(".indicator").evaluate("button => `${button.textContent} (${button.title})`")
-        raise AssertionError(f"expected {state!r}; the indicator says {said}") from error
 
 
 def published(page) -> list:

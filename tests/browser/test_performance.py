@@ -9,8 +9,7 @@ import statistics
 
 import pytest
 
-from conftest import ARTIFACTS
-from test_extension import COMPOSERS, expect_state
+from browser_support import ARTIFACTS, COMPOSERS, expect_state
 
 pytestmark = pytest.mark.browser
 
