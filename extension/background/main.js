@@ -52,6 +52,7 @@ const contentHandlers = {
       });
       if (!reply.ok) return { state: reply.offline ? "offline" : "error", message: reply.message };
       const { flagged, model_version, categories } = reply.data;
+      if (!Array.isArray(categories)) return { state: "error", message: "The Draftguard server's answer was not understood." };
       return { state: flagged ? "flagged" : "clean", model_version, categories };
     } catch {
       return { state: "aborted" }; // the content script has already moved on

@@ -2,8 +2,8 @@
 // enterprise policy (chrome.storage.managed, see managed_schema.json). A managed key is locked:
 // the options page and popup show it and cannot change it.
 
-export const KEYS = ["serverUrl", "apiToken", "enabledSites"];
-export const DEFAULT_SERVER_URL = "http://127.0.0.1:8000"; // what `make run` serves
+const KEYS = ["serverUrl", "apiToken", "enabledSites"];
+const DEFAULT_SERVER_URL = "http://127.0.0.1:8000"; // what `make run` serves
 
 const ADAPTER = /^content\/adapters\/([a-z0-9-]+)\.js$/;
 const PATTERN_HOST = /^[a-z*]+:\/\/([^/]+)\//;
@@ -47,7 +47,7 @@ export async function loadSettings() {
   return { values, locked: KEYS.filter((key) => managed[key] !== undefined) };
 }
 
-export function normalizeServerUrl(value) {
+function normalizeServerUrl(value) {
   const url = new URL(String(value).trim());
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("The server URL must start with http:// or https://");
   return url.href.replace(/\/+$/, "");

@@ -13,6 +13,7 @@
       this.outcome = { state: "idle" };
       this.shown = new Set(); // flagged categories the employee has already been shown
       this.dismissed = new Set(); // ... and dismissed, for this draft
+      this.asking = false; // the "Post anyway?" question is open
 
       this.panel = new draftguard.Panel(surface.name, {
         onDismiss: () => this.dismiss("dismissed"),
@@ -54,10 +55,7 @@
     }
 
     show(outcome) {
-      if (outcome.state === "idle") {
-        this.shown.clear(); // an emptied composer starts a new draft
-        this.dismissed.clear();
-      }
+      if (outcome.state === "idle") this.forgetDraft(); // an emptied composer starts a new draft
       if (outcome.state === "checking" && this.outcome.state === "flagged") {
         return; // keep the warning on screen while the edited draft is being checked
       }
@@ -99,8 +97,8 @@
       return Boolean(reply && reply.ok);
     }
 
-    // The draft went out: whatever comes next is a new draft with its own warnings.
-    published() {
+    // The draft went out or was emptied: whatever comes next has its own warnings.
+    forgetDraft() {
       this.shown.clear();
       this.dismissed.clear();
     }
@@ -109,11 +107,15 @@
       return this.site.submitButtonOf(this.editor, this.surface);
     }
 
-    // Called when the employee is about to publish while a warning is open: asks once, and
-    // when they go ahead, dismisses the warning (so the click is no longer held) and publishes
-    // through the site's own button.
+    // Called when the employee is about to publish while a warning is open: asks once (more
+    // clicks while the question is open are ignored), and when they go ahead, dismisses the
+    // warning (so the click is no longer held) and publishes through the site's own button.
     async confirmSubmit(button) {
-      if (await this.panel.askToPost()) {
+      if (this.asking) return;
+      this.asking = true;
+      const postAnyway = await this.panel.askToPost();
+      this.asking = false;
+      if (postAnyway) {
         this.dismiss("dismissed");
         button.click();
       }

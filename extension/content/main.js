@@ -47,7 +47,7 @@
       event.stopImmediatePropagation();
       composer.confirmSubmit(button);
     } else {
-      composer.published();
+      composer.forgetDraft();
     }
   }
 

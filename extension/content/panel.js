@@ -38,7 +38,7 @@
 
       this.dot = h("span", { className: "dot" });
       this.dot.setAttribute("aria-hidden", "true");
-      this.label = h("span", { className: "label" });
+      this.label = h("span");
       this.indicator = h("button", { type: "button", className: "indicator", onclick: () => this.toggleCard() }, this.dot, this.label);
       this.indicator.setAttribute("aria-controls", "card");
       this.live = h("div", { className: "sr-only" });
@@ -70,7 +70,7 @@
       this.indicator.disabled = !flagged;
       if (flagged) this.renderCard(view.categories);
       this.setCardOpen(flagged && (view.isNew || (!view.dismissed && !this.card.hidden)));
-      if (!flagged) this.confirm.hidden = true;
+      if (!flagged && this.answerQuestion) this.answerQuestion(false); // nothing left to ask about
       if (flagged && view.isNew) this.announce(`Draftguard: this draft may break the social media policy — ${this.titles()}. Review it below the composer.`);
     }
 
@@ -96,10 +96,9 @@
           ? h("a", { href: category.policyRef, target: "_blank", rel: "noopener noreferrer", textContent: "Read the policy" })
           : null));
 
-      const consent = h("input", { type: "checkbox", className: "consent" });
+      const consent = h("input", { type: "checkbox" });
       const report = h("button", {
         type: "button",
-        className: "report",
         textContent: "This is fine — report a false alarm",
         onclick: async () => {
           report.disabled = true;
@@ -111,7 +110,7 @@
         h("h2", { textContent: "This draft may break the social media policy" }),
         h("ul", {}, ...items),
         h("div", { className: "actions" },
-          h("button", { type: "button", className: "dismiss primary", textContent: "Dismiss", onclick: () => this.handlers.onDismiss() }),
+          h("button", { type: "button", className: "primary", textContent: "Dismiss", onclick: () => this.handlers.onDismiss() }),
           report,
           h("label", {}, consent, "Include my draft text in the report")));
     }
@@ -142,18 +141,18 @@
       return new Promise((resolve) => {
         const answer = (post) => {
           this.confirm.hidden = true;
-          this.resolveConfirm = null;
+          this.answerQuestion = null;
           resolve(post);
           if (!post) this.handlers.onClose();
         };
-        this.resolveConfirm = answer;
-        const keep = h("button", { type: "button", className: "keep-editing primary", textContent: "Keep editing", onclick: () => answer(false) });
+        this.answerQuestion = answer;
+        const keep = h("button", { type: "button", className: "primary", textContent: "Keep editing", onclick: () => answer(false) });
         this.confirm.replaceChildren(
           h("h2", { textContent: "Post anyway?" }),
           h("p", { textContent: `Draftguard thinks this draft may break the social media policy: ${this.titles()}.` }),
           h("div", { className: "actions" },
             keep,
-            h("button", { type: "button", className: "post-anyway", textContent: "Post anyway", onclick: () => answer(true) })));
+            h("button", { type: "button", textContent: "Post anyway", onclick: () => answer(true) })));
         this.setCardOpen(true);
         this.confirm.hidden = false;
         keep.focus();
@@ -162,7 +161,7 @@
 
     escape(event) {
       event.stopPropagation(); // the site's dialog must not close on our Escape
-      if (this.resolveConfirm) this.resolveConfirm(false);
+      if (this.answerQuestion) this.answerQuestion(false);
       else if (!this.card.hidden) {
         this.setCardOpen(false);
         this.indicator.focus();

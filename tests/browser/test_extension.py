@@ -140,6 +140,7 @@ def test_post_anyway_asks_once_and_then_posts(browser):
     assert published(page) == []
 
     composer.submit(page).click()
+    composer.submit(page).click()  # a second click while the question is open changes nothing
     confirm.get_by_role("button", name="Post anyway").click()
     expect(page.locator(".feed-shared-update-v2.published")).to_contain_text(RISKY)
     assert published(page) == [{"surface": "post", "text": RISKY}]
