@@ -8,6 +8,8 @@
     python -m bench.admin_bench [--models-dir models] [--examples 1000] [--switches 5]
 
 Checks come from two clients pausing 10 ms between requests: a busy office, not a load test.
+Idle latency is sampled for 10 s before and 10 s after the training, so that drift in the
+machine's other load affects both sides alike.
 """
 from __future__ import annotations
 
@@ -93,6 +95,11 @@ class Prober:
             thread.join()
 
 
+def idle_window(prober: Prober, seconds: float = 10) -> list[float]:
+    time.sleep(seconds)
+    return prober.between(time.monotonic() - seconds, time.monotonic())
+
+
 def summary(samples_ms: list[float]) -> tuple[float, float]:
     return statistics.median(samples_ms), samples_ms[min(len(samples_ms) - 1, int(len(samples_ms) * 0.99))]
 
@@ -126,8 +133,7 @@ def main() -> None:
         examples = synthetic_examples(args.examples)
         requests.post(url + "/v1/admin/examples", json={"examples": examples}, headers=AUTH,
                       timeout=60).raise_for_status()
-        time.sleep(10)
-        idle = prober.between(time.monotonic() - 10, time.monotonic())
+        idle = idle_window(prober)
 
         started = time.monotonic()
         job_id = requests.post(url + "/v1/admin/train", headers=AUTH, timeout=30).json()["job_id"]
@@ -138,6 +144,7 @@ def main() -> None:
         if job["state"] == "failed":
             raise SystemExit(f"training failed: {job['error']}")
         training = prober.between(started, finished)
+        idle = sorted(idle + idle_window(prober))  # before and after: the machine's own drift evens out
         metadata = Registry(models_dir).metadata(job["model_version"])
 
         old, new = Registry(models_dir).active_version(), job["model_version"]
