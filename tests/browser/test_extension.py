@@ -6,6 +6,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,8 @@ def test_an_editor_added_after_load_is_picked_up_without_focus(browser):
     page.click(".late .ql-editor")
     page.keyboard.type("pin for the alarm is 4417", delay=5)
     expect_state(panel, "flagged")
+    panel.evaluate("panel => panel.remove()")  # as a site re-rendering around the editor would
+    expect_state(panel, "flagged")  # put back, with what it had decided
     page.evaluate("document.querySelector('.comments-comment-box__form').remove()")
     expect(page.locator("draftguard-panel")).to_have_count(0)  # destroyed editors are let go
 
@@ -120,6 +123,45 @@ def test_server_down_shows_offline_and_posting_works(browser):
     expect(page.locator(".feed-shared-update-v2.published")).to_contain_text("door code is 4417")
     assert published(page) == [{"surface": "post", "text": RISKY}]
     assert page.problems == [], "nothing may throw into the page's console"
+
+
+def test_keyboard_and_screen_reader_path(browser):
+    composer = COMPOSERS["facebook-post"]
+    page = composer.open(browser)
+    panel, editor = composer.panel(page), composer.editor(page)
+    page.keyboard.type(RISKY, delay=5)
+    expect_state(panel, "flagged")
+    expect(panel.locator("[aria-live]")).to_contain_text("may break the social media policy")
+    expect(editor).to_be_focused()  # the warning never takes focus away while typing
+
+    page.keyboard.press("Tab")
+    indicator = panel.locator(".indicator")
+    expect(indicator).to_be_focused()
+    expect(indicator).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("Escape")  # closes the card, not the site's dialog
+    expect(panel.locator(".card")).to_be_hidden()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(panel.locator(".card")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(panel.get_by_role("link", name="Read the policy")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(panel.get_by_role("button", name="Dismiss")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(panel.locator(".indicator")).to_have_text("Warning dismissed")
+    expect(editor).to_be_focused()
+
+
+def test_server_error_is_shown_quietly_and_posting_works(browser):
+    composer = COMPOSERS["linkedin-message"]
+    page = composer.open(browser)
+    panel = composer.panel(page)
+    page.keyboard.insert_text("pasted log: " + "x" * 20_001)  # over the server's limit: 413
+    expect_state(panel, "error")
+    expect(panel.locator(".indicator")).to_have_attribute("title", re.compile("limit is 20000"))
+    composer.submit(page).click()
+    expect(page.locator(".msg-s-event-listitem.published")).to_have_count(1)
+    assert page.problems == []
 
 
 def test_post_anyway_asks_once_and_then_posts(browser):
