@@ -12,6 +12,9 @@ ROOT = HERE.parent.parent
 EXTENSION = ROOT / "extension"
 FIXTURES = HERE / "fixtures"
 ARTIFACTS = ROOT / "tests" / "artifacts"
+# Where Chromium on Linux reads enterprise policy; the managed-settings test writes a file here.
+POLICY_FOLDER = Path("/etc/chromium/policies/managed")
+POLICY_FILES = "draftguard-test-*.json"
 
 LINKEDIN = "https://www.linkedin.com/feed/"
 FACEBOOK = "https://www.facebook.com/"

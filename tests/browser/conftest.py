@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import ARTIFACTS, EXTENSION, FIXTURES
+from browser_support import ARTIFACTS, EXTENSION, FIXTURES, POLICY_FILES, POLICY_FOLDER
 
 CHROMIUM = "/usr/bin/chromium"
 SITES = {"www.linkedin.com": FIXTURES / "linkedin", "www.facebook.com": FIXTURES / "facebook"}
@@ -41,6 +41,9 @@ def _requirements():
     if not (FIXTURES / "vendor" / "lexical-editor.js").exists():
         pytest.fail("the fixture editors are not bundled: run `make browser-deps` (tests/browser/setup.sh)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # A policy file left by an interrupted run would lock every browser's settings.
+    for stale in POLICY_FOLDER.glob(POLICY_FILES):
+        stale.unlink(missing_ok=True)
 
 
 @dataclass

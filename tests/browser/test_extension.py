@@ -13,7 +13,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from browser_support import ARTIFACTS, BENIGN, COMPOSERS, EXTENSION, LINKEDIN, RISKY, WAIT, expect_state, free_port
+from browser_support import (ARTIFACTS, BENIGN, COMPOSERS, EXTENSION, LINKEDIN, POLICY_FILES, POLICY_FOLDER, RISKY, WAIT,
+                             expect_state, free_port)
 
 pytestmark = pytest.mark.browser
 
@@ -282,10 +283,9 @@ def unpacked_extension_id(path: Path) -> str:
 @pytest.fixture
 def managed_policy(live_server):
     """Pushes settings to the extension the way IT does: Chromium's managed policy folder."""
-    folder = Path("/etc/chromium/policies/managed")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"draftguard-test-{os.getpid()}.json"
+        POLICY_FOLDER.mkdir(parents=True, exist_ok=True)
+        path = POLICY_FOLDER / POLICY_FILES.replace("*", str(os.getpid()))
         values = {"serverUrl": live_server.url, "enabledSites": ["linkedin"]}
         path.write_text(json.dumps({"3rdparty": {"extensions": {unpacked_extension_id(EXTENSION): values}}}))
     except PermissionError:
