@@ -89,7 +89,8 @@
     composers.clear();
   }
 
-  // The site can be switched on and off from the popup, the options page or by policy.
+  // The site can be switched on and off from the popup, the options page or by policy. No
+  // answer at all (the extension was reloaded underneath the page) changes nothing.
   async function applySettings() {
     const reply = await draftguard.messenger.siteEnabled();
     if (reply.enabled) start();

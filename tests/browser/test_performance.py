@@ -66,7 +66,7 @@ def test_warning_latency_and_main_thread_cost_per_keystroke(browser, capsys):
         page.keyboard.press("Backspace")
         expect_state(panel, "idle")
         page.evaluate("() => { window.pending = window.nextWarning(); }")
-        page.keyboard.type(f"Note {round_}: the door code is {4400 + round_}", delay=10)
+        page.keyboard.type(f"Note {round_}: the door code is {4400 + round_}")
         latencies.append(page.evaluate("window.pending"))
 
     page.keyboard.press("ControlOrMeta+a")
@@ -77,7 +77,7 @@ def test_warning_latency_and_main_thread_cost_per_keystroke(browser, capsys):
     cdp.send("Profiler.setSamplingInterval", {"interval": 50})  # microseconds
     cdp.send("Profiler.start")
     for start in range(0, len(POST), 100):  # pauses between bursts let checks run and answer
-        page.keyboard.type(POST[start:start + 100], delay=10)
+        page.keyboard.type(POST[start:start + 100], delay=5)
         page.wait_for_timeout(600)
     profile = cdp.send("Profiler.stop")["profile"]
     expect_state(panel, "flagged")
