@@ -249,6 +249,27 @@ def test_false_alarm_without_consent_sends_no_text(browser, live_server):
     assert [(i["kind"], i["platform"], i["surface"], i["text"]) for i in new] == [("false_positive", "facebook", "comment", None)]
 
 
+@pytest.mark.parametrize("name", ["linkedin-post", "facebook-post"])
+def test_text_read_from_the_real_editor_keeps_lines_and_emoji(browser, live_server, name):
+    """What the extension reads (and, with consent, reports) is the draft as written: Quill and
+    Lexical paragraphs become lines, and highlights land on the right words after an emoji."""
+    composer = COMPOSERS[name]
+    page = composer.open(browser)
+    panel = composer.panel(page)
+    for i, line in enumerate(["Team update 🎉🎉", "", "Night shift: door code is 4417"]):
+        if i:
+            page.keyboard.press("Enter")
+        page.keyboard.type(line, delay=5)
+    expect_state(panel, "flagged")
+    expect(panel.locator("mark", has_text="4417")).to_have_text("4417")
+    known = {item["id"] for item in feedback_items(live_server)}
+    panel.get_by_role("checkbox", name="Include my draft text in the report").check()
+    panel.get_by_role("button", name="This is fine — report a false alarm").click()
+    expect(panel.locator(".indicator")).to_have_text("Reported as a false alarm — thank you")
+    [reported] = [item for item in feedback_items(live_server) if item["id"] not in known]
+    assert reported["text"] == "Team update 🎉🎉\n\nNight shift: door code is 4417"
+
+
 def test_options_page_saves_and_tests_the_connection(browser, live_server):
     options = browser.extension_page("options/options.html")
     expect(options.locator("#serverUrl")).to_have_value(live_server.url)
