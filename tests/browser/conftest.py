@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from browser_support import ARTIFACTS, EXTENSION, FIXTURES, POLICY_FILES, POLICY_FOLDER
 
@@ -103,8 +104,6 @@ def fixture_server(certificate):
 
 @pytest.fixture(scope="session")
 def playwright():
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as instance:
         yield instance
 
@@ -114,9 +113,8 @@ class Browser:
 
     def __init__(self, context, server_url: str):
         self.context = context
-        worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
-        self.worker = worker
-        self.extension_id = worker.url.split("/")[2]
+        self.worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+        self.extension_id = self.worker.url.split("/")[2]
         self.server_url = server_url
         self.configure(serverUrl=server_url)
 
