@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from browser_support import ARTIFACTS, EXTENSION, FIXTURES, POLICY_FILES, POLICY_FOLDER
+from .browser_support import ARTIFACTS, EXTENSION, FIXTURES, POLICY_FILES, POLICY_FOLDER
 
 CHROMIUM = "/usr/bin/chromium"
 SITES = {"www.linkedin.com": FIXTURES / "linkedin", "www.facebook.com": FIXTURES / "facebook"}

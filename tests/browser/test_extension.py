@@ -13,8 +13,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from browser_support import (ARTIFACTS, BENIGN, COMPOSERS, EXTENSION, LINKEDIN, POLICY_FILES, POLICY_FOLDER, RISKY, WAIT,
-                             expect_state, free_port)
+from .browser_support import (ARTIFACTS, BENIGN, COMPOSERS, EXTENSION, LINKEDIN, POLICY_FILES, POLICY_FOLDER, RISKY, WAIT,
+                              expect_state, free_port)
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from browser_support import ARTIFACTS, COMPOSERS, expect_state
+from .browser_support import ARTIFACTS, COMPOSERS, expect_state
 
 pytestmark = pytest.mark.browser
 
