@@ -73,8 +73,8 @@ def test_clear_risks_are_flagged(model, text, category):
 
 # Floors set a little below what the default corpus measured (see BENCHMARKS.md / the model
 # report): a change that makes the classifier clearly worse fails here.
-MIN_MICRO_F1 = 0.70
-MAX_CLEAN_FLAGGED = 0.12
+MIN_MICRO_F1 = 0.80
+MAX_CLEAN_FLAGGED = 0.09
 
 
 def test_quality_on_the_separately_written_test_file(trained_metadata):
@@ -84,4 +84,4 @@ def test_quality_on_the_separately_written_test_file(trained_metadata):
     assert metrics["clean_flagged_rate"] <= MAX_CLEAN_FLAGGED, metrics["clean_flagged_rate"]
     for category, figures in metrics["per_category"].items():
         assert figures["support"] >= 20, category
-        assert figures["f1"] >= 0.5, (category, figures)
+        assert figures["f1"] >= 0.6, (category, figures)
