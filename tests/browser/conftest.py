@@ -102,8 +102,10 @@ def fixture_server(certificate):
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright():
+    # Closed when this package's tests are done: Playwright's sync API allows one instance at a
+    # time per thread, and other test modules start their own.
     with sync_playwright() as instance:
         yield instance
 
