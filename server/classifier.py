@@ -67,9 +67,21 @@ class FastScorer:
         estimators = pipeline.named_steps["classify"].estimators_
         self.weights = np.vstack([e.coef_.ravel() for e in estimators]).T.astype(np.float64)
         self.intercepts = np.array([e.intercept_[0] for e in estimators], dtype=np.float64)
+        self._last: Optional[tuple[str, tuple[np.ndarray, np.ndarray]]] = None
 
     def features(self, normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Feature indices and TF-IDF values (sublinear tf, l2 per block, as fitted)."""
+        """Feature indices and TF-IDF values (sublinear tf, l2 per block, as fitted).
+
+        The last draft's features are kept, because explaining a flagged draft needs the same
+        features that scoring it just computed."""
+        last = self._last
+        if last is not None and last[0] == normalized_text:
+            return last[1]
+        result = self._compute_features(normalized_text)
+        self._last = (normalized_text, result)
+        return result
+
+    def _compute_features(self, normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
         all_indices, all_values = [], []
         for analyzer, vocabulary, idf, offset in self.blocks:
             counts: dict[int, int] = {}

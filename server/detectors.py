@@ -104,7 +104,9 @@ DETECTORS: tuple[Detector, ...] = (
                         r"[\"']?([A-Za-z0-9_\-+/=]{16,})", re.IGNORECASE),
              accept=lambda v: any(c.isdigit() for c in v) and any(c.isalpha() for c in v), group=1),
     Detector("password", "security", True,
-             re.compile(r"\b(?:password|passwd|pwd|passcode|pin|pw|login|wi-?fi)\s*(?:is|was|=|:|->|-)\s*"
+             # "password: x", "the VPN password is x", "password for the VPN is x"
+             re.compile(r"\b(?:password|passwd|pwd|passcode|pin|pw|login|wi-?fi)"
+                        r"(?:\s+(?:for|to|of|on)(?:\s+[\w.-]+){1,3}?)?\s*(?:is|was|=|:|->|-)\s*"
                         r"([^\s]{4,40})"),
              accept=secret_like, on_normalized=True, group=1),
     Detector("access_code", "security", True,

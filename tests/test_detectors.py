@@ -24,6 +24,7 @@ def found(text):
     ("api_key = 9f8e7d6c5b4a39281706f5e4d3c2b1a0", "secret_assignment", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
     ("VPN password is Hunter2Secret! fyi", "password", "Hunter2Secret!"),
     ("wifi: CoffeeBar2024 enjoy", "password", "CoffeeBar2024"),
+    ("My password for the VPN is Hunter2Secret! ok", "password", "Hunter2Secret!"),
     ("Server room door code is 4417", "access_code", "4417"),
     ("alarm code: 8812#", "access_code", "8812"),
     ("ssh into db-prod-03.corp.acme.internal", "internal_host", "db-prod-03.corp.acme.internal"),
@@ -38,6 +39,7 @@ def test_detects_structured_secrets_and_personal_data(text, detector, value):
     "0000 0000 0000 0000",                          # passes Luhn trivially, but no card is all zeros
     "Never share your password with anyone!",       # advice, not a password
     "My password is weak, I know.",                 # a word, not a secret
+    "the password for my gym locker is weak",
     "We served customers from 2019-2024 and again on 2024-05-11",
     "Q3 2025 results are out: revenue up 12%",
     "Reach the team at +1 800",                     # too short to be a phone number
