@@ -39,12 +39,19 @@ def percentiles(samples_ms: list[float]) -> str:
 
 
 def time_calls(call, count: int) -> list[float]:
+    """Milliseconds per call; `call` gets the call's number, to vary its draft."""
     samples = []
-    for _ in range(count):
+    for number in range(count):
         started = time.perf_counter()
-        call()
+        call(number)
         samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def variant(text: str, number: int) -> str:
+    # A different draft each call, as when an employee keeps typing; an identical draft would
+    # only measure the scorer's one-draft cache.
+    return f"{text} #{number}"
 
 
 def bench_in_process(models_dir: Path, count: int) -> None:
@@ -53,12 +60,11 @@ def bench_in_process(models_dir: Path, count: int) -> None:
     model = registry.load(version)
     pack = default_pack()
     print(f"model {version}; draft of {len(DRAFT)} characters")
-    for _ in range(50):  # warm up caches
-        classifier.predict(model, DRAFT, pack)
-    print("in-process, model scores only   ", percentiles(time_calls(lambda: classifier.score(model, DRAFT), count)))
-    print("in-process, full check (+spans)  ", percentiles(time_calls(lambda: classifier.predict(model, DRAFT, pack), count)))
+    time_calls(lambda n: classifier.predict(model, variant(DRAFT, n), pack), 50)  # warm up
+    print("in-process, model scores only   ", percentiles(time_calls(lambda n: classifier.score(model, variant(DRAFT, n)), count)))
+    print("in-process, full check (+spans)  ", percentiles(time_calls(lambda n: classifier.predict(model, variant(DRAFT, n), pack), count)))
     clean = "Had a lovely weekend hiking with the family, the view from the ridge was worth every step."
-    print("in-process, clean draft          ", percentiles(time_calls(lambda: classifier.predict(model, clean, pack), count)))
+    print("in-process, clean draft          ", percentiles(time_calls(lambda n: classifier.predict(model, variant(clean, n), pack), count)))
 
 
 def start_server(models_dir: Path, workers: int) -> tuple[subprocess.Popen, str, Path]:
@@ -84,19 +90,20 @@ def bench_http(models_dir: Path, count: int, concurrency: int, workers: int) -> 
     process, url, data_dir = start_server(models_dir, workers)
     try:
         session = requests.Session()
-        check = lambda: session.post(url + "/v1/check", json={"text": DRAFT}, timeout=10).raise_for_status()
-        health = lambda: session.get(url + "/healthz", timeout=10).raise_for_status()
+        check = lambda n: session.post(url + "/v1/check", json={"text": variant(DRAFT, n)}, timeout=10).raise_for_status()
+        health = lambda n: session.get(url + "/healthz", timeout=10).raise_for_status()
         time_calls(check, 100)
         print(f"\nHTTP via gunicorn, {workers} workers, one client, keep-alive:")
         print("  POST /v1/check  ", percentiles(time_calls(check, count)))
         print("  GET  /healthz   ", percentiles(time_calls(health, count)))
-        for name, path, body in (("POST /v1/check", "/v1/check", {"text": DRAFT}), ("GET  /healthz", "/healthz", None)):
-            def one(_):
+        for name, path, text in (("POST /v1/check", "/v1/check", DRAFT), ("GET  /healthz", "/healthz", None)):
+            def one(client: int):
                 with requests.Session() as s:
-                    for _ in range(count // concurrency):
-                        if body is None:
+                    for n in range(count // concurrency):
+                        if text is None:
                             s.get(url + path, timeout=10).raise_for_status()
                         else:
+                            body = {"text": variant(text, client * count + n)}
                             s.post(url + path, json=body, timeout=10).raise_for_status()
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
