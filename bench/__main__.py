@@ -73,7 +73,8 @@ def start_server(models_dir: Path, workers: int) -> tuple[subprocess.Popen, str,
     env = {**os.environ, "DRAFTGUARD_MODELS_DIR": str(models_dir), "DRAFTGUARD_DATA_DIR": str(data_dir),
            "DRAFTGUARD_CHECK_RATE_LIMIT": "", "DRAFTGUARD_DATABASE": str(data_dir / "bench.sqlite3")}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                                "--workers", str(workers), "--log-level", "warning", "server:create_app()"],
+                                "--workers", str(workers), "--log-level", "warning", "--no-control-socket",
+                                "server:create_app()"],
                                cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
