@@ -58,9 +58,11 @@ def start_training(actor: str) -> str:
            # One core for numpy/scipy too; the other stays with the check API.
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
+        # Its own process group, so a Ctrl-C meant for the server leaves it be; but not its own
+        # session: Linux groups CPU time by session ("autogroup") before looking at priorities,
+        # and a job alone in a session would get a core's fair share despite SCHED_IDLE.
         process = subprocess.Popen([sys.executable, "-c", RUNNER, job_id], cwd=config.PROJECT_ROOT, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   start_new_session=True)  # outlives a restarted worker
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, process_group=0)
     except OSError as exc:
         store.finish_job(job_id, error=f"could not start the training process: {exc}")
         raise ApiError(503, f"could not start the training process: {exc}") from None

@@ -330,6 +330,21 @@ def job_process(job_id: str) -> int:
     raise AssertionError(f"no process for job {job_id}")
 
 
+def test_a_training_process_yields_the_cpu_to_checks(client):
+    job_id = client.post("/v1/admin/train", headers=AUTH).get_json()["job_id"]
+    pid = job_process(job_id)
+    deadline = time.monotonic() + 10
+    while os.sched_getscheduler(pid) != os.SCHED_IDLE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+    # In the server's session: Linux shares CPU between sessions first, so a job in a session
+    # of its own would take a fair share of the CPU whatever its scheduling policy.
+    assert os.getsid(pid) == os.getsid(0)
+    assert os.getpgid(pid) == pid  # but its own process group: a Ctrl-C for the server spares it
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for_job(client, job_id, timeout=10)["state"] == "failed"
+
+
 def test_a_killed_training_process_fails_its_job_at_once(client, models_dir):
     index_before = Registry(models_dir).read_index()
     job_id = client.post("/v1/admin/train", headers=AUTH).get_json()["job_id"]
