@@ -71,11 +71,12 @@ def certificate(tmp_path_factory) -> Certificate:
 
 
 class FixtureHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves fixtures/<site>/ by Host header, and the bundled editors under /vendor/."""
+    """Serves fixtures/<site>/ by Host header; the bundled editors (/vendor/) and the sites'
+    shared script (/shared/) for every host."""
 
     def translate_path(self, path):
         host = (self.headers.get("Host") or "").split(":")[0]
-        base = FIXTURES if path.startswith("/vendor/") else SITES.get(host, FIXTURES / "unknown-host")
+        base = FIXTURES if path.startswith(("/vendor/", "/shared/")) else SITES.get(host, FIXTURES / "unknown-host")
         relative = http.server.SimpleHTTPRequestHandler.translate_path(self, path)[len(os.getcwd()):]
         return str(base) + relative
 
