@@ -16,16 +16,19 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Optional, Sequence
 
 import joblib
 import numpy as np
+import re2
+import sklearn
 from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -42,6 +45,8 @@ WORD_RE = re.compile(WORD_PATTERN)
 # score reaches this share of the category's threshold.
 SOFT_FINDING_SHARE = 0.35
 MAX_SPANS = 3
+# A draft can hold thousands of detector findings (a pasted list of cards); the warning needs a few.
+MAX_FINDING_SPANS = 20
 
 
 class ModelIntegrityError(Exception):
@@ -53,7 +58,9 @@ class FastScorer:
     input validation (which costs ~2 ms, twenty times the arithmetic itself).
 
     It uses the pipeline's own analyzers, vocabularies, idf weights and coefficients, so its
-    scores equal `pipeline.predict_proba` (a test holds them to that on the whole test file).
+    whole-draft scores equal `pipeline.predict_proba` (a test holds them to that on the whole
+    test file). It also scores a long draft's sentence windows (see `windows`): each sentence is
+    analysed once and a window's features are the sum of its sentences' counts.
     """
 
     def __init__(self, pipeline: Pipeline):
@@ -65,34 +72,31 @@ class FastScorer:
                                 vectorizer.idf_.astype(np.float64), offset))
             offset += len(vectorizer.vocabulary_)
         estimators = pipeline.named_steps["classify"].estimators_
-        self.weights = np.vstack([e.coef_.ravel() for e in estimators]).T.astype(np.float64)
-        self.intercepts = np.array([e.intercept_[0] for e in estimators], dtype=np.float64)
+        # A category whose training fold held one class only is a constant predictor.
+        self.weights = np.vstack([e.coef_.ravel() if hasattr(e, "coef_") else np.zeros(offset)
+                                  for e in estimators]).T.astype(np.float64)
+        self.intercepts = np.array([e.intercept_[0] if hasattr(e, "coef_") else (40.0 if e.y_.ravel()[0] else -40.0)
+                                    for e in estimators], dtype=np.float64)
         self._last: Optional[tuple[str, tuple[np.ndarray, np.ndarray]]] = None
 
-    def features(self, normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Feature indices and TF-IDF values (sublinear tf, l2 per block, as fitted).
-
-        The last draft's features are kept, because explaining a flagged draft needs the same
-        features that scoring it just computed."""
-        last = self._last
-        if last is not None and last[0] == normalized_text:
-            return last[1]
-        result = self._compute_features(normalized_text)
-        self._last = (normalized_text, result)
+    def counts(self, piece: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per feature block, the in-vocabulary n-gram indices of `piece` and their counts."""
+        result = []
+        for analyzer, vocabulary, _, _ in self.blocks:
+            grams = Counter(analyzer(piece))
+            indices = np.fromiter(map(vocabulary.get, grams.keys(), repeat(-1)), dtype=np.int64, count=len(grams))
+            found = indices >= 0
+            counts = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
+            result.append((indices[found], counts[found]))
         return result
 
-    def _compute_features(self, normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
+    def tfidf(self, block_counts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """Feature indices and TF-IDF values (sublinear tf, l2 per block, as fitted)."""
         all_indices, all_values = [], []
-        for analyzer, vocabulary, idf, offset in self.blocks:
-            counts: dict[int, int] = {}
-            for gram in analyzer(normalized_text):
-                index = vocabulary.get(gram)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            if not counts:
+        for (indices, counts), (_, _, idf, offset) in zip(block_counts, self.blocks):
+            if not len(indices):
                 continue
-            indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[indices]
+            values = (1.0 + np.log(counts)) * idf[indices]
             values /= np.sqrt(values @ values)
             all_indices.append(indices + offset)
             all_values.append(values)
@@ -100,9 +104,93 @@ class FastScorer:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(all_indices), np.concatenate(all_values)
 
-    def scores(self, normalized_text: str) -> np.ndarray:
-        indices, values = self.features(normalized_text)
+    def features(self, normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The whole draft's features. The last draft's are kept, because explaining a flagged
+        draft needs the features that scoring it just computed."""
+        last = self._last
+        if last is not None and last[0] == normalized_text:
+            return last[1]
+        result = self.tfidf(self.counts(normalized_text))
+        self._last = (normalized_text, result)
+        return result
+
+    def _probabilities(self, features: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        indices, values = features
         return expit(values @ self.weights[indices] + self.intercepts)
+
+    def scores(self, normalized_text: str) -> np.ndarray:
+        return self._probabilities(self.features(normalized_text))
+
+    def window_scores(self, normalized_text: str, plan: "WindowPlan") -> np.ndarray:
+        """One row of probabilities per window of the plan."""
+        unit_counts = [self.counts(normalized_text[start:end]) for start, end in plan.units]
+        rows = [self._probabilities(self.tfidf([_merge(block) for block in zip(*unit_counts[first:last])]))
+                for first, last in plan.windows]
+        return np.vstack(rows) if rows else np.zeros((0, len(self.intercepts)))
+
+
+def _merge(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum several pieces' (indices, counts) into one."""
+    if len(parts) == 1:
+        return parts[0]
+    indices = np.concatenate([p[0] for p in parts])
+    counts = np.concatenate([p[1] for p in parts])
+    unique, inverse = np.unique(indices, return_inverse=True)
+    return unique, np.bincount(inverse, weights=counts, minlength=len(unique))
+
+
+# Long drafts: the risk often sits in one sentence among ordinary ones, where it is diluted in
+# the whole draft's features. Drafts longer than LONG_DRAFT are also scored on windows of
+# WINDOW_UNITS consecutive sentences, and each category's score is the maximum over the windows
+# and the whole draft (thresholds are calibrated on exactly that maximum).
+LONG_DRAFT = 300
+WINDOW_UNITS = 2
+# A "sentence" shorter than UNIT_MIN characters joins the next one ("Hi all." is no window of
+# its own); a longer one is cut at a space into pieces of at most UNIT_MAX.
+UNIT_MIN = 40
+UNIT_MAX = 300
+SENTENCE_END = re2.compile(r"[.!?…]+[\s\"')\]]+|\n\s*")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    units: list[tuple[int, int]]    # sentence spans of the normalised text
+    windows: list[tuple[int, int]]  # [first, last) unit indices of each window
+
+    def span(self, window: int) -> tuple[int, int]:
+        first, last = self.windows[window]
+        return self.units[first][0], self.units[last - 1][1]
+
+
+def sentence_units(text: str) -> list[tuple[int, int]]:
+    """Sentences of `text` (. ! ? … followed by a space, or a line break), short ones joined to
+    the next, long ones cut at a space; every unit boundary falls on white space."""
+    units: list[tuple[int, int]] = []
+    start = 0
+    for match in [*SENTENCE_END.finditer(text), None]:
+        end = match.end() if match else len(text)
+        if match and end - start < UNIT_MIN:
+            continue
+        while end - start > UNIT_MAX:
+            cut = text.rfind(" ", start + 1, start + UNIT_MAX)
+            cut = cut if cut > start else start + UNIT_MAX
+            units.append((start, cut))
+            start = cut
+        if text[start:end].strip():
+            units.append((start, end))
+        start = end
+    return units
+
+
+def window_plan(text: str) -> Optional[WindowPlan]:
+    """How a draft longer than LONG_DRAFT characters is cut into windows; None for a short one."""
+    if len(text) <= LONG_DRAFT:
+        return None
+    units = sentence_units(text)
+    if len(units) <= 1:
+        return None
+    size = min(WINDOW_UNITS, len(units))
+    return WindowPlan(units, [(i, i + size) for i in range(len(units) - size + 1)])
 
 
 @dataclass
@@ -110,6 +198,11 @@ class Model:
     pipeline: Pipeline
     categories: tuple[str, ...]
     thresholds: dict[str, float]
+    # Drafts scored on windows (see window_plan) take their own thresholds: the maximum over
+    # many windows runs higher than one whole-draft score.
+    long_thresholds: dict[str, float] = field(default_factory=dict)
+    # Training's out-of-group decision scores (one row per training draft), for its report.
+    out_of_fold: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     _fast: Optional[FastScorer] = field(default=None, repr=False, compare=False)
 
     @property
@@ -119,8 +212,8 @@ class Model:
         return self._fast
 
     def __getstate__(self) -> dict:
-        # The fast scorer is derived data: rebuilt after loading, never pickled.
-        return {**self.__dict__, "_fast": None}
+        # The fast scorer is derived data, rebuilt after loading; training's scores stay behind.
+        return {**self.__dict__, "_fast": None, "out_of_fold": None}
 
 
 @dataclass(frozen=True)
@@ -165,7 +258,8 @@ def build_pipeline(seed: int = 0) -> Pipeline:
                             min_df=2, sublinear_tf=True, dtype=np.float32)
     chars = TfidfVectorizer(lowercase=False, analyzer="char_wb", ngram_range=(2, 5),
                             min_df=2, sublinear_tf=True, max_features=150_000, dtype=np.float32)
-    classifier = LogisticRegression(C=8.0, class_weight="balanced", solver="liblinear",
+    # dual=True: liblinear solves the dual problem, twice as fast when features outnumber drafts.
+    classifier = LogisticRegression(C=8.0, class_weight="balanced", solver="liblinear", dual=True,
                                     max_iter=2000, random_state=seed)
     return Pipeline([
         ("normalize", FunctionTransformer(_normalize_all)),
@@ -187,7 +281,7 @@ def _indicator(label_sets: Sequence[Sequence[str]], categories: Sequence[str]) -
 def choose_threshold(y_true: np.ndarray, scores: np.ndarray, beta: float = 0.8) -> float:
     """The threshold with the best F-beta on held-out scores (beta < 1 favours precision)."""
     best_threshold, best_score = 0.5, -1.0
-    for threshold in np.arange(0.20, 0.91, 0.01):
+    for threshold in THRESHOLD_GRID:
         predicted = scores >= threshold
         tp = float(np.sum(predicted & (y_true == 1)))
         fp = float(np.sum(predicted & (y_true == 0)))
@@ -199,37 +293,134 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, beta: float = 0.8) 
     return round(best_threshold, 2)
 
 
+THRESHOLD_GRID = np.round(np.arange(0.20, 0.96, 0.01), 2)
+# The share of clean drafts that may be flagged on held-out scores. "Helpful, not a nag": when
+# the per-category choice flags more, thresholds rise where that costs the fewest true warnings.
+CLEAN_FLAGGED_TARGET = 0.03
+
+
+def choose_thresholds(y: np.ndarray, scores: np.ndarray, long: np.ndarray,
+                      categories: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Thresholds for short and for long (windowed) drafts from held-out decision scores: the
+    best F-beta per category and length, then raised jointly until at most
+    CLEAN_FLAGGED_TARGET of the clean drafts are flagged."""
+    subsets = [~long, long] if long.any() and (~long).any() else [np.ones(len(y), dtype=bool)]
+    chosen = np.zeros((len(subsets), len(categories)))
+    for s, rows in enumerate(subsets):
+        for c in range(len(categories)):
+            chosen[s, c] = choose_threshold(y[rows, c], scores[rows, c])
+    clean = ~y.any(axis=1)
+    subset_of = np.zeros(len(y), dtype=np.int64) if len(subsets) == 1 else long.astype(np.int64)
+
+    def flags(thresholds: np.ndarray) -> np.ndarray:
+        return scores >= thresholds[subset_of]
+
+    current = flags(chosen)
+    allowed = int(CLEAN_FLAGGED_TARGET * clean.sum())
+    while current[clean].any(axis=1).sum() > allowed:
+        best, best_cost = None, np.inf
+        clean_flagged = current[clean].any(axis=1).sum()
+        for s in range(len(subsets)):
+            for c in range(len(categories)):
+                if chosen[s, c] >= THRESHOLD_GRID[-1]:
+                    continue
+                trial = chosen.copy()
+                trial[s, c] = round(trial[s, c] + 0.01, 2)
+                # Raising one category's threshold for one length unflags a clean draft only
+                # where no other category flags it too.
+                column = scores[:, c] >= trial[subset_of, c]
+                others = np.delete(current[clean], c, axis=1).any(axis=1)
+                saved = clean_flagged - (others | column[clean]).sum()
+                if saved <= 0:
+                    continue
+                lost = int(np.sum(current[:, c] & ~column & (y[:, c] == 1)))
+                if lost / saved < best_cost:
+                    best, best_cost = (s, c), lost / saved
+        if best is None:
+            break
+        chosen[best] = round(chosen[best] + 0.01, 2)
+        current = flags(chosen)
+    as_dict = lambda row: {c: float(round(row[i], 2)) for i, c in enumerate(categories)}
+    return as_dict(chosen[0]), as_dict(chosen[-1])
+
+
+# Folds for threshold calibration: no fold's model saw a held-out draft's writer.
+FOLDS = 4
+# An admin's uploaded examples are spread over all folds instead, so each held-out part is
+# scored by a model that learnt from the rest of the upload, as the final model will.
+SPREAD_GROUP_PREFIX = "company:"
+
+
+def assign_folds(groups: Sequence[str], folds: int) -> np.ndarray:
+    """A fold number per draft: whole groups, largest first, to the smallest fold (as
+    GroupKFold does); drafts of SPREAD_GROUP_PREFIX groups round-robin over every fold."""
+    fold_of = np.zeros(len(groups), dtype=np.int64)
+    sizes = np.zeros(folds, dtype=np.int64)
+    members: dict[str, list[int]] = {}
+    spread = []
+    for index, group in enumerate(groups):
+        (spread if group.startswith(SPREAD_GROUP_PREFIX) else members.setdefault(group, [])).append(index)
+    for group in sorted(members, key=lambda g: (-len(members[g]), g)):
+        fold = int(np.argmin(sizes))
+        fold_of[members[group]] = fold
+        sizes[fold] += len(members[group])
+    for position, index in enumerate(spread):
+        fold_of[index] = position % folds
+    return fold_of
+
+
 def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, groups: Sequence[str],
-                       seed: int = 0, progress=None) -> np.ndarray:
-    """Scores for each training draft from a model that never saw its group (slice)."""
-    distinct = sorted(set(groups))
-    folds = min(5, len(distinct)) if len(distinct) >= 2 else 0
-    scores = np.zeros(y.shape, dtype=np.float64)
+                       seed: int = 0, progress=None, sample_weight: Optional[np.ndarray] = None) -> np.ndarray:
+    """Decision scores for each training draft from a model that never saw its group (for the
+    default corpus, its writer): the scores thresholds are calibrated on."""
+    distinct = {g for g in groups if not g.startswith(SPREAD_GROUP_PREFIX)}
+    folds = min(FOLDS, len(distinct))
+    result = np.zeros(y.shape, dtype=np.float64)
     if folds < 2:
-        return scores
+        return result
+    fold_of = assign_folds(groups, folds)
     texts = np.asarray(texts, dtype=object)
-    for fold, (train_idx, held_idx) in enumerate(GroupKFold(n_splits=folds).split(texts, y, groups)):
-        pipeline = build_pipeline(seed).fit(list(texts[train_idx]), y[train_idx])
-        scores[held_idx] = pipeline.predict_proba(list(texts[held_idx]))
+    for fold in range(folds):
+        train_idx, held_idx = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
+        pipeline = _fit_pipeline(list(texts[train_idx]), y[train_idx], seed,
+                                 None if sample_weight is None else sample_weight[train_idx])
+        result[held_idx] = _decision_batch(FastScorer(pipeline), texts[held_idx])
         if progress:
             progress(fold + 1, folds)
-    return scores
+    return result
+
+
+def _fit_pipeline(texts: Sequence[str], y: np.ndarray, seed: int,
+                  sample_weight: Optional[np.ndarray] = None) -> Pipeline:
+    if sample_weight is None:
+        return build_pipeline(seed).fit(list(texts), y)
+    # OneVsRestClassifier passes weights on to each category's regression only through
+    # scikit-learn's metadata routing.
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipeline = build_pipeline(seed)
+        pipeline.named_steps["classify"].estimator.set_fit_request(sample_weight=True)
+        return pipeline.fit(list(texts), y, sample_weight=sample_weight)
 
 
 def fit(texts: Sequence[str], label_sets: Sequence[Sequence[str]], categories: Sequence[str],
-        groups: Optional[Sequence[str]] = None, seed: int = 0, progress=None) -> Model:
-    """Fit the pipeline on every draft; choose thresholds on out-of-fold scores."""
+        groups: Optional[Sequence[str]] = None, seed: int = 0, progress=None,
+        sample_weight: Optional[Sequence[float]] = None) -> Model:
+    """Fit the pipeline on every draft; choose thresholds on out-of-group decision scores.
+
+    `sample_weight` lets some drafts count more (an admin's own examples)."""
     # A category needs positive examples to be learned; with fewer than two it is left to the
     # detectors and company terms.
     categories = tuple(c for c in categories if sum(c in labels for labels in label_sets) >= 2)
     y = _indicator(label_sets, categories)
-    oof = out_of_fold_scores(texts, y, groups or ["all"] * len(texts), seed, progress)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    oof = out_of_fold_scores(texts, y, groups or ["all"] * len(texts), seed, progress, weights)
     if oof.any():
-        thresholds = {c: choose_threshold(y[:, i], oof[:, i]) for i, c in enumerate(categories)}
+        long = np.array([window_plan(normalize_text(t)) is not None for t in texts])
+        thresholds, long_thresholds = choose_thresholds(y, oof, long, categories)
     else:
-        thresholds = {c: 0.5 for c in categories}
-    pipeline = build_pipeline(seed).fit(list(texts), y)
-    return Model(pipeline, categories, thresholds)
+        thresholds, long_thresholds = {c: 0.5 for c in categories}, {}
+    pipeline = _fit_pipeline(texts, y, seed, weights)
+    return Model(pipeline, categories, thresholds, long_thresholds, out_of_fold=oof)
 
 
 def save(model: Model, path: Path) -> str:
@@ -253,49 +444,79 @@ def load(path: Path, expected_sha256: str) -> Model:
     return model
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A draft's model scores: per category the maximum over the whole draft and its windows,
+    and which window gave it (-1: the whole draft)."""
+    scores: np.ndarray
+    plan: Optional[WindowPlan]
+    source: np.ndarray
+
+
+def decide(fast: FastScorer, normalized_text: str) -> Decision:
+    whole = fast.scores(normalized_text)
+    plan = window_plan(normalized_text)
+    if plan is None:
+        return Decision(whole, None, np.full(len(whole), -1))
+    per_window = fast.window_scores(normalized_text, plan)
+    best = per_window.max(axis=0)
+    source = np.where(best > whole, per_window.argmax(axis=0), -1)
+    return Decision(np.maximum(whole, best), plan, source)
+
+
+def _decision_batch(fast: FastScorer, texts: Sequence[str]) -> np.ndarray:
+    return np.vstack([decide(fast, normalize_text(t)).scores for t in texts]) if len(texts) else \
+        np.zeros((0, len(fast.intercepts)))
+
+
 def scores(model: Model, texts: Sequence[str]) -> np.ndarray:
-    """Model probabilities for a batch, one row per text and one column per model category."""
-    return model.pipeline.predict_proba(list(texts))
+    """Decision scores for a batch, one row per text and one column per model category."""
+    return _decision_batch(model.fast, texts)
 
 
 def score(model: Model, text: str) -> np.ndarray:
-    """Model probabilities for one draft (the check path), one per model category."""
-    return model.fast.scores(normalize_text(text))
+    """Decision scores for one draft (the check path), one per model category."""
+    return decide(model.fast, normalize_text(text)).scores
 
 
-def _combine(model: Model, text: str, normalized: Normalized, model_scores: np.ndarray,
+def _combine(model: Model, text: str, normalized: Normalized, decision: Decision,
              pack: PolicyPack, with_spans: bool) -> Verdict:
     findings = detect(text, normalized)
     if pack.terms:
         findings += find_terms(normalized, ((t.term, t.category) for t in pack.terms))
     column = {c: i for i, c in enumerate(model.categories)}
+    fitted = model.long_thresholds if decision.plan is not None and model.long_thresholds else model.thresholds
     verdicts = []
     for category in pack.categories:
-        threshold = category.threshold or model.thresholds.get(category.id, 0.5)
-        model_score = float(model_scores[column[category.id]]) if category.id in column else 0.0
+        threshold = category.threshold or fitted.get(category.id, 0.5)
+        model_score = float(decision.scores[column[category.id]]) if category.id in column else 0.0
         mine = [f for f in findings if f.category == category.id]
         hard = [f for f in mine if f.hard]
         soft = [f for f in mine if not f.hard and model_score >= threshold * SOFT_FINDING_SHARE]
         flagged = model_score >= threshold or bool(hard or soft)
         score = 1.0 if hard else max(model_score, threshold) if soft else model_score
-        spans = [_finding_span(text, f) for f in hard + soft] if flagged and with_spans else []
+        spans = [_finding_span(text, f) for f in (hard + soft)[:MAX_FINDING_SPANS]] if flagged and with_spans else []
         verdicts.append(CategoryVerdict(category.id, round(score, 4), threshold, flagged, spans))
     if with_spans:
-        _add_model_spans(model, text, normalized, verdicts, model_scores, column)
+        _add_model_spans(model, text, normalized, verdicts, decision, column)
     return Verdict(verdicts)
 
 
 def _add_model_spans(model: Model, text: str, normalized: Normalized, verdicts: list[CategoryVerdict],
-                     model_scores: np.ndarray, column: dict[str, int]) -> None:
-    """Add the words behind each category the model itself flagged, beside detector spans."""
-    driven = [v for v in verdicts if v.id in column and model_scores[column[v.id]] >= v.threshold]
-    if not driven:
-        return
-    explained = explain(model, text, [v.id for v in driven], normalized)
+                     decision: Decision, column: dict[str, int]) -> None:
+    """Add the words behind each category the model itself flagged, beside detector spans;
+    they come from the window that gave the category its score."""
+    driven = [v for v in verdicts if v.id in column and decision.scores[column[v.id]] >= v.threshold]
+    by_window: dict[int, list[CategoryVerdict]] = {}
     for verdict in driven:
-        verdict.spans += [s for s in explained[verdict.id]
-                          if not any(s.start < o.end and o.start < s.end for o in verdict.spans)]
-        verdict.spans.sort(key=lambda s: s.start)
+        by_window.setdefault(int(decision.source[column[verdict.id]]), []).append(verdict)
+    for window, group in by_window.items():
+        span = decision.plan.span(window) if window >= 0 else None
+        explained = explain(model, text, [v.id for v in group], normalized, span)
+        for verdict in group:
+            verdict.spans += [s for s in explained[verdict.id]
+                              if not any(s.start < o.end and o.start < s.end for o in verdict.spans)]
+            verdict.spans.sort(key=lambda s: s.start)
 
 
 def _finding_span(text: str, finding: Finding) -> Span:
@@ -306,25 +527,32 @@ def _finding_span(text: str, finding: Finding) -> Span:
 def predict(model: Model, text: str, pack: PolicyPack) -> Verdict:
     """The full decision for one draft: model scores, detectors, company terms, thresholds."""
     normalized = normalize(text)
-    return _combine(model, text, normalized, model.fast.scores(normalized.text), pack, with_spans=True)
+    return _combine(model, text, normalized, decide(model.fast, normalized.text), pack, with_spans=True)
 
 
 def predict_many(model: Model, texts: Sequence[str], pack: PolicyPack) -> list[Verdict]:
-    """`predict` for a batch (evaluation): one vectorised model pass, no spans."""
-    all_scores = scores(model, texts)
-    return [_combine(model, t, normalize(t), s, pack, with_spans=False) for t, s in zip(texts, all_scores)]
+    """`predict` for a batch (evaluation), without spans."""
+    verdicts = []
+    for text in texts:
+        normalized = normalize(text)
+        verdicts.append(_combine(model, text, normalized, decide(model.fast, normalized.text), pack,
+                                 with_spans=False))
+    return verdicts
 
 
 def explain(model: Model, text: str, category_ids: Sequence[str],
-            normalized: Optional[Normalized] = None) -> dict[str, list[Span]]:
+            normalized: Optional[Normalized] = None,
+            window: Optional[tuple[int, int]] = None) -> dict[str, list[Span]]:
     """For each category, the character ranges of `text` whose n-grams raised its score most.
 
-    Every word and character n-gram of the draft is attributed to a word token (a bigram half
-    to each of its words, a character n-gram to the word under its middle), weighted by its
-    TF-IDF value times the category's coefficient; the strongest runs of tokens become spans.
+    Every word and character n-gram of the draft (or of one window of it, given as a range of
+    the normalised text) is attributed to a word token (a bigram half to each of its words, a
+    character n-gram to the word under its middle), weighted by its TF-IDF value times the
+    category's coefficient; the strongest runs of tokens become spans.
     """
     normalized = normalized or normalize(text)
-    norm = normalized.text
+    offset, end = window or (0, len(normalized.text))
+    norm = normalized.text[offset:end]
     tokens = [(m.start(), m.end()) for m in WORD_RE.finditer(norm)]
     if not tokens:
         return {c: [] for c in category_ids}
@@ -337,7 +565,7 @@ def explain(model: Model, text: str, category_ids: Sequence[str],
     result = {}
     for position, category_id in enumerate(category_ids):
         token_scores = np.bincount(token_ids, weights=contributions[:, position], minlength=len(tokens))
-        result[category_id] = _top_runs(text, normalized, tokens, token_scores)
+        result[category_id] = _top_runs(text, normalized, tokens, token_scores, offset)
     return result
 
 
@@ -377,7 +605,7 @@ def _attribute_features(fast: FastScorer, norm: str, tokens: list[tuple[int, int
 
 
 def _top_runs(text: str, normalized: Normalized, tokens: list[tuple[int, int]],
-              token_scores: np.ndarray) -> list[Span]:
+              token_scores: np.ndarray, offset: int = 0) -> list[Span]:
     """Merge neighbouring strong tokens into runs and keep the strongest few."""
     peak = token_scores.max() if len(token_scores) else 0.0
     if peak <= 0:
@@ -397,6 +625,6 @@ def _top_runs(text: str, normalized: Normalized, tokens: list[tuple[int, int]],
     runs.sort(reverse=True)
     spans = []
     for _, start, end in runs[:MAX_SPANS]:
-        original_start, original_end = normalized.to_original(start, end)
+        original_start, original_end = normalized.to_original(offset + start, offset + end)
         spans.append(Span(original_start, original_end, text[original_start:original_end], "model"))
     return sorted(spans, key=lambda s: s.start)

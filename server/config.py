@@ -49,9 +49,12 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         # Signs console sessions and CSRF tokens. Every worker must use the same key: when it is
         # not set, create_app keeps a generated one in DATA_DIR (see persistent_secret_key).
         "SECRET_KEY": get("SECRET_KEY"),
-        # The default corpus that admin retraining starts from, and the held-out test file.
-        "TRAIN_DATA": [Path(p) for p in _split(get("TRAIN_DATA", str(PROJECT_ROOT / "train" / "data" / "slices")))],
-        "TEST_DATA": Path(get("TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "test.jsonl"))),
+        # The default corpus that admin retraining starts from; the held-out test file, written
+        # by writers the corpus has nothing from; and files whose figures are reported second.
+        "TRAIN_DATA": [Path(p) for p in _split(get("TRAIN_DATA", ",".join(
+            str(PROJECT_ROOT / "train" / "data" / folder) for folder in ("writers", "slices"))))],
+        "TEST_DATA": Path(get("TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "unseen-writers.jsonl"))),
+        "SECONDARY_TEST_DATA": [Path(p) for p in _split(get("SECONDARY_TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "test.jsonl")))],
         "STATS_FLUSH_SECONDS": float(get("STATS_FLUSH_SECONDS", "5")),
         # Admin console and jobs.
         "ADMIN_UPLOAD_MAX_BYTES": int(get("ADMIN_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024))),

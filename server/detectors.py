@@ -4,14 +4,25 @@ Each detector finds character ranges in a draft and names the policy category th
 A *hard* finding flags its category on its own (a Luhn-valid card number is never harmless to
 post); a *soft* finding (an email address, a phone number, a private IP) flags only when the
 classifier also leans that way, because a recruiter posting their own work email is fine.
+
+Every pattern runs on RE2, whose matching time is linear in the draft's length whatever the
+draft holds (Python's `re` backtracks: one hostile draft could hold a worker for seconds). RE2
+has no look-around, so each detector names the characters that must not stand right before or
+after a match, and `scan` checks them. RE2's word boundary and white space classes are
+ASCII-only; keyword patterns run on the normalised text, where that makes no difference that
+matters.
 """
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from functools import lru_cache
+from typing import Callable, Iterable, Iterator, Optional
 
-from server.textnorm import Normalized, normalize
+import re2
+
+from server.textnorm import Normalized, is_word_char, normalize
 
 
 @dataclass(frozen=True)
@@ -28,13 +39,16 @@ class Detector:
     name: str
     category: str
     hard: bool
-    pattern: re.Pattern
+    pattern: re2._Regexp
     # Optional check on the matched text, for what a regex cannot say (checksums, entropy).
     accept: Optional[Callable[[str], bool]] = None
     # Search the normalised text (keywords that people obfuscate) instead of the raw text
     # (structured values, where case and symbols carry meaning).
     on_normalized: bool = False
     group: int = 0
+    # Characters that may not touch the match (the look-behind and look-ahead of `re`).
+    not_before: Optional[Callable[[str], bool]] = None
+    not_after: Optional[Callable[[str], bool]] = None
 
 
 def luhn_valid(number: str) -> bool:
@@ -88,82 +102,134 @@ def secret_like(value: str) -> bool:
     return has_digit or has_symbol or mixed_case
 
 
+def _digit_or_dash(char: str) -> bool:
+    return char.isdigit() or char == "-"
+
+
+def _word_or_plus(char: str) -> bool:
+    return is_word_char(char) or char == "+"
+
+
+def _word_or_dash(char: str) -> bool:
+    return is_word_char(char) or char == "-"
+
+
+def _digit(char: str) -> bool:
+    return char.isdigit()
+
+
 DETECTORS: tuple[Detector, ...] = (
     Detector("private_key", "security", True,
-             re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
-    Detector("aws_access_key", "security", True, re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+             re2.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
+    Detector("aws_access_key", "security", True, re2.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     Detector("github_token", "security", True,
-             re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b")),
-    Detector("slack_token", "security", True, re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
-    Detector("stripe_key", "security", True, re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b")),
-    Detector("google_api_key", "security", True, re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+             re2.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b")),
+    Detector("slack_token", "security", True, re2.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
+    Detector("stripe_key", "security", True, re2.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b")),
+    Detector("google_api_key", "security", True, re2.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
     Detector("jwt", "security", True,
-             re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+             re2.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     Detector("secret_assignment", "security", True,
-             re.compile(r"\b(?:api[_-]?key|secret|token|client[_-]?secret|access[_-]?key)\s*[:=]\s*"
-                        r"[\"']?([A-Za-z0-9_\-+/=]{16,})", re.IGNORECASE),
+             re2.compile(r"(?i)\b(?:api[_-]?key|secret|token|client[_-]?secret|access[_-]?key)\s*[:=]\s*"
+                         r"[\"']?([A-Za-z0-9_\-+/=]{16,})"),
              accept=lambda v: any(c.isdigit() for c in v) and any(c.isalpha() for c in v), group=1),
     Detector("password", "security", True,
-             # "password: x", "the VPN password is x", "password for the VPN is x"
-             re.compile(r"\b(?:password|passwd|pwd|passcode|pin|pw|login|wi-?fi)"
-                        r"(?:\s+(?:for|to|of|on)(?:\s+[\w.-]+){1,3}?)?\s*(?:is|was|=|:|->|-)\s*"
-                        r"([^\s]{4,40})"),
+             # "password: x", "the VPN password is x", "password for the VPN is x", "pw x"
+             re2.compile(r"\b(?:password|passwd|pwd|passcode|pin|pw|login|wi-?fi)"
+                         r"(?:\s+(?:for|to|of|on)(?:\s+[\w.-]+){1,3}?)?\s*(?:is|was|=|:|->|-)\s*"
+                         r"([^\s]{4,40})"),
              accept=secret_like, on_normalized=True, group=1),
     Detector("access_code", "security", True,
-             re.compile(r"\b(?:door|gate|alarm|access|entry|keypad|lock|safe|vault|building)\s+"
-                        r"(?:code|combo|combination|pin)s?\s*(?:is|was|=|:|-)?\s*(?:now\s+)?#?(\d{3,8})(?!\d)"),
-             on_normalized=True, group=1),
+             re2.compile(r"\b(?:door|gate|alarm|access|entry|keypad|lock|safe|vault|building)\s+"
+                         r"(?:code|combo|combination|pin)s?\s*(?:is|was|=|:|-)?\s*(?:now\s+)?#?(\d{3,8})"),
+             on_normalized=True, group=1, not_after=_digit),
     Detector("payment_card", "privacy", True,
-             re.compile(r"(?<![\d-])(?:\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}|\d{13,19})(?![\d-])"),
-             accept=luhn_valid),
+             re2.compile(r"\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}|\d{13,19}"),
+             accept=luhn_valid, not_before=_digit_or_dash, not_after=_digit_or_dash),
     Detector("iban", "privacy", True,
-             re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"), accept=iban_valid),
-    Detector("us_ssn", "privacy", True, re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), accept=ssn_valid),
+             re2.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"), accept=iban_valid),
+    Detector("us_ssn", "privacy", True, re2.compile(r"\b\d{3}-\d{2}-\d{4}\b"), accept=ssn_valid),
     Detector("email", "privacy", False,
-             re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+             re2.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
     Detector("phone", "privacy", False,
-             re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,6}(?:[ .-]\d{2,6}){1,4}(?![\w-])"),
-             accept=phone_like),
+             re2.compile(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,6}(?:[ .-]\d{2,6}){1,4}"),
+             accept=phone_like, not_before=_word_or_plus, not_after=_word_or_dash),
     Detector("internal_host", "security", False,
-             re.compile(r"\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|intranet|lan|local)\b",
-                        re.IGNORECASE)),
+             re2.compile(r"(?i)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|intranet|lan|local)\b")),
     Detector("private_ip", "security", False,
-             re.compile(r"\b(?:10\.\d{1,3}|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d{1,3}\.\d{1,3}\b")),
+             re2.compile(r"\b(?:10\.\d{1,3}|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d{1,3}\.\d{1,3}\b")),
 )
 
 
-def _overlaps(finding: Finding, taken: Iterable[Finding]) -> bool:
-    return any(finding.start < other.end and other.start < finding.end for other in taken)
+def scan(detector: Detector, haystack: str) -> Iterator[tuple[int, int]]:
+    """The spans of `haystack` the detector's pattern matches, with its neighbour rules.
+
+    One pass of RE2's `finditer` (each `search` call would re-encode the whole draft). A match
+    that touches a forbidden neighbour is dropped whole, where `re` would have tried a shorter
+    match or a later start inside it: a number glued to a word is not taken apart."""
+    for match in detector.pattern.finditer(haystack):
+        start, end = match.span()
+        if detector.not_before and start > 0 and detector.not_before(haystack[start - 1]):
+            continue
+        if detector.not_after and end < len(haystack) and detector.not_after(haystack[end]):
+            continue
+        yield match.span(detector.group)
+
+
+class _Taken:
+    """Non-overlapping ranges already claimed, kept sorted: one overlap test costs O(log n)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def claim(self, start: int, end: int) -> bool:
+        """Claim [start, end) if it overlaps nothing claimed yet; say whether it did."""
+        at = bisect_left(self.starts, start)
+        if at < len(self.starts) and self.starts[at] < max(end, start + 1):
+            return False
+        if at > 0 and self.ends[at - 1] > start:
+            return False
+        self.starts.insert(at, start)
+        self.ends.insert(at, end)
+        return True
 
 
 def detect(text: str, normalized: Optional[Normalized] = None) -> list[Finding]:
     """All findings in `text`, as offsets into `text`; earlier detectors win overlaps."""
     normalized = normalized or normalize(text)
     findings: list[Finding] = []
+    taken = _Taken()
     for detector in DETECTORS:
         haystack = normalized.text if detector.on_normalized else text
-        for match in detector.pattern.finditer(haystack):
-            start, end = match.span(detector.group)
+        for start, end in scan(detector, haystack):
             if detector.on_normalized:
                 start, end = normalized.to_original(start, end)
             # Values are judged on what was typed (case and symbols), not on the folded text.
             if detector.accept is not None and not detector.accept(text[start:end]):
                 continue
-            finding = Finding(detector.category, start, end, detector.name, detector.hard)
-            if not _overlaps(finding, findings):
-                findings.append(finding)
+            if taken.claim(start, end):
+                findings.append(Finding(detector.category, start, end, detector.name, detector.hard))
     return findings
+
+
+@lru_cache(maxsize=512)
+def _term_detector(phrase: str, category: str) -> Optional[Detector]:
+    words = normalize(phrase).text.split()
+    if not words:
+        return None
+    pattern = re2.compile(r"[\s\-_]*".join(re2.escape(w) for w in words))
+    return Detector("term", category, True, pattern, not_before=is_word_char, not_after=is_word_char)
 
 
 def find_terms(normalized: Normalized, terms: Iterable[tuple[str, str]]) -> list[Finding]:
     """Admin-defined phrases (codenames, client names), matched whole-word and case-blind."""
     findings = []
     for phrase, category in terms:
-        words = normalize(phrase).text.split()
-        if not words:
+        detector = _term_detector(phrase, category)
+        if detector is None:
             continue
-        pattern = re.compile(r"(?<!\w)" + r"[\s\-_]*".join(re.escape(w) for w in words) + r"(?!\w)")
-        for match in pattern.finditer(normalized.text):
-            start, end = normalized.to_original(*match.span())
+        for start, end in scan(detector, normalized.text):
+            start, end = normalized.to_original(start, end)
             findings.append(Finding(category, start, end, "term", True))
     return findings

@@ -43,7 +43,7 @@ HEARTBEAT_SECONDS = 5.0
 # Training fills this share of the progress bar; evaluating for the compare page the rest.
 TRAINING_SHARE = 0.9
 # The settings the job process needs, passed on so it sees the folders its app sees.
-JOB_SETTINGS = ["MODELS_DIR", "DATA_DIR", "DATABASE", "TRAIN_DATA", "TEST_DATA"]
+JOB_SETTINGS = ["MODELS_DIR", "DATA_DIR", "DATABASE", "TRAIN_DATA", "TEST_DATA", "SECONDARY_TEST_DATA"]
 
 
 def start_training(actor: str) -> str:
@@ -159,7 +159,8 @@ def run(job_id: str, store: Store, registry: Registry, settings: dict) -> str:
     examples = store.training_examples()
     report(f"training on the default corpus plus {len(examples)} company examples", 0.0)
     metadata = train_and_register(registry, pack, settings["TRAIN_DATA"], settings["TEST_DATA"],
-                                  extra_examples=examples, activate=False, progress=training_progress)
+                                  extra_examples=examples, activate=False, progress=training_progress,
+                                  secondary_test_paths=settings["SECONDARY_TEST_DATA"])
     version = metadata["version"]
     active = registry.active_version()
     report(f"registered candidate {version}; evaluating it beside the active model {active}", TRAINING_SHARE)

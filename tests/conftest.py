@@ -32,7 +32,7 @@ def trained_models(tmp_path_factory) -> Path:
     models_dir = tmp_path_factory.mktemp("trained") / "models"
     defaults = config.from_env()
     train_and_register(Registry(models_dir), default_pack(), defaults["TRAIN_DATA"], defaults["TEST_DATA"],
-                       activate=True)
+                       activate=True, secondary_test_paths=defaults["SECONDARY_TEST_DATA"])
     return models_dir
 
 

@@ -4,6 +4,7 @@ Examples:
   python -m train                         # default corpus, evaluate on train/data/test.jsonl
   python -m train --if-missing            # only when no model is active (what `make run` does)
   python -m train --data extra.csv --data train/data/slices --activate
+  python -m train --cross-validate        # leave-one-writer-out figures only; registers nothing
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from server import config
 from server.policy import PolicyError, load_active_pack, load_pack
 from server.registry import Registry, RegistryError
 from train.dataset import DatasetError
-from train.training import render_report, train_and_register
+from train.training import cross_validate_writers, render_cross_validation, render_report, train_and_register
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,6 +32,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"(default: {', '.join(map(str, defaults['TRAIN_DATA']))}, env DRAFTGUARD_TRAIN_DATA)")
     parser.add_argument("--test", type=Path, default=defaults["TEST_DATA"],
                         help="held-out evaluation file (default: %(default)s, env DRAFTGUARD_TEST_DATA)")
+    parser.add_argument("--secondary-test", type=Path, action="append",
+                        help="further evaluation file, reported after the held-out writers; repeatable "
+                             f"(default: {', '.join(map(str, defaults['SECONDARY_TEST_DATA']))}, env DRAFTGUARD_SECONDARY_TEST_DATA)")
+    parser.add_argument("--cross-validate", action="store_true",
+                        help="print leave-one-writer-out figures for the training data and register nothing")
     parser.add_argument("--models-dir", type=Path, default=defaults["MODELS_DIR"],
                         help="where versions and registry.json live (default: %(default)s, env DRAFTGUARD_MODELS_DIR)")
     parser.add_argument("--policy", type=Path,
@@ -48,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     registry = Registry(args.models_dir)
     try:
+        if args.cross_validate:
+            pack = load_pack(args.policy) if args.policy else load_active_pack(config.from_env()["DATA_DIR"])
+            result = cross_validate_writers(pack, args.data or config.from_env()["TRAIN_DATA"], args.seed)
+            print(render_cross_validation(result))
+            return 0
         if args.if_missing and registry.active_version():
             if not args.quiet:
                 print(f"model {registry.active_version()} is active; nothing to train")
@@ -61,11 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
         metadata = train_and_register(registry, pack, args.data or config.from_env()["TRAIN_DATA"], args.test,
                                       activate=args.activate or args.if_missing, seed=args.seed,
-                                      progress=progress)
+                                      progress=progress,
+                                      secondary_test_paths=args.secondary_test or config.from_env()["SECONDARY_TEST_DATA"])
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (PolicyError, RegistryError, OSError) as exc:
+    except (PolicyError, RegistryError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.quiet:

@@ -2,7 +2,8 @@
 
 Accepted formats:
   JSONL  one object per line: {"id": "...", "text": "...", "labels": ["privacy", ...]}
-         (id optional; other fields such as platform/surface/kind are kept as metadata)
+         (id optional; `writer` names the group the draft is validated with; other fields
+         such as platform/surface/kind are kept as metadata)
   CSV    a header row with `text` and `labels` (ids separated by ; or |) and optionally `id`
 
 Every problem is collected with its file and line before anything is used, so a bad file is
@@ -126,7 +127,10 @@ def parse_examples(data: bytes, source: str, categories: Sequence[str],
             continue
         example_id = str(raw_id) if raw_id not in (None, "") else f"{group}-{number}"
         extra = {k: v for k, v in row.items() if k not in {"id", "text", "labels"}}
-        examples.append(Example(example_id, body, tuple(sorted(labels)), group, extra, number))
+        # The corpus records who wrote each draft: validation holds out whole writers.
+        writer = row.get("writer")
+        row_group = f"writer:{writer}" if isinstance(writer, str) and writer else group
+        examples.append(Example(example_id, body, tuple(sorted(labels)), row_group, extra, number))
     errors.extend(find_duplicates(examples, source))
     if errors:
         raise DatasetError(errors)

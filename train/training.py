@@ -17,7 +17,7 @@ import numpy as np
 import scipy
 import sklearn
 
-from server import classifier
+from server import classifier, textnorm
 from server.policy import PolicyPack
 from server.registry import Registry
 from train.dataset import Example, data_hash, read_corpus
@@ -35,23 +35,50 @@ class Evaluation:
     flagged: list[list[str]]  # the categories flagged for each evaluated example, in order
 
 
+# Breakdowns the report gives besides the per-category figures.
+LENGTHS = (("short (<120)", 0, 120), ("medium (120-400)", 120, 400), ("long (>400)", 400, None))
+SURFACES = ("post", "comment", "message")
+
+
 def evaluate(model: classifier.Model, examples: Sequence[Example], pack: PolicyPack) -> Evaluation:
     """Per-category precision/recall/F1, micro averages and clean drafts flagged — measured on
-    the full decision employees get (model, detectors, company terms, thresholds)."""
+    the full decision employees get (model, detectors, company terms, thresholds) — and the
+    same by draft length and by surface."""
     verdicts = classifier.predict_many(model, [e.text for e in examples], pack)
     flagged = [v.flagged_ids for v in verdicts]
+    metrics = _metrics(examples, flagged, pack.category_ids)
+    metrics["by_length"] = {}
+    for name, low, high in LENGTHS:
+        chosen = [i for i, e in enumerate(examples) if len(e.text) >= low and (high is None or len(e.text) < high)]
+        metrics["by_length"][name] = _slice_metrics(examples, flagged, chosen, pack.category_ids)
+    metrics["by_surface"] = {}
+    for surface in SURFACES:
+        chosen = [i for i, e in enumerate(examples) if e.extra.get("surface") == surface]
+        if chosen:
+            metrics["by_surface"][surface] = _slice_metrics(examples, flagged, chosen, pack.category_ids)
+    return Evaluation(metrics, flagged)
+
+
+def _slice_metrics(examples: Sequence[Example], flagged: list[list[str]], chosen: list[int],
+                   categories: Sequence[str]) -> dict:
+    full = _metrics([examples[i] for i in chosen], [flagged[i] for i in chosen], categories)
+    return {k: full[k] for k in ("examples", "micro", "clean_flagged_rate", "risky_caught_rate")} | \
+        {"recall": full["micro"]["recall"]}
+
+
+def _metrics(examples: Sequence[Example], flagged: list[list[str]], categories: Sequence[str]) -> dict:
     per_category = {}
     totals = np.zeros(3)
-    for category in pack.category_ids:
-        truth = np.array([category in e.labels for e in examples])
-        guess = np.array([category in f for f in flagged])
+    for category in categories:
+        truth = np.array([category in e.labels for e in examples], dtype=bool)
+        guess = np.array([category in f for f in flagged], dtype=bool)
         tp, fp, fn = int(np.sum(truth & guess)), int(np.sum(~truth & guess)), int(np.sum(truth & ~guess))
         totals += (tp, fp, fn)
         per_category[category] = {**_prf(tp, fp, fn), "support": int(truth.sum())}
     clean = [f for e, f in zip(examples, flagged) if not e.labels]
     hard = [f for e, f in zip(examples, flagged) if not e.labels and e.extra.get("kind") == "hard_negative"]
     risky = [(e, f) for e, f in zip(examples, flagged) if e.labels]
-    metrics = {
+    return {
         "examples": len(examples),
         "per_category": per_category,
         "micro": _prf(*map(int, totals)),
@@ -60,7 +87,6 @@ def evaluate(model: classifier.Model, examples: Sequence[Example], pack: PolicyP
         "hard_negative_flagged_rate": _share(hard) if hard else None,
         "risky_caught_rate": round(sum(bool(f) for _, f in risky) / len(risky), 4) if risky else None,
     }
-    return Evaluation(metrics, flagged)
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict:
@@ -83,20 +109,25 @@ def library_versions() -> dict:
             "numpy": np.__version__, "scipy": scipy.__version__, "joblib": joblib.__version__}
 
 
-def render_report(metadata: dict) -> str:
-    metrics = metadata["metrics"]
+def _table(rows: dict, title: str) -> list[str]:
+    lines = [f"| {title} | drafts | precision | recall | F1 | clean flagged | risky caught |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, m in rows.items():
+        caught = "—" if m["risky_caught_rate"] is None else f"{m['risky_caught_rate']:.1%}"
+        lines.append(f"| {name} | {m['examples']} | {m['micro']['precision']:.3f} | {m['micro']['recall']:.3f} | "
+                     f"{m['micro']['f1']:.3f} | {m['clean_flagged_rate']:.1%} | {caught} |")
+    return lines
+
+
+def render_metrics(metrics: dict, thresholds: dict, long_thresholds: dict) -> list[str]:
+    """One evaluation as Markdown: per category, micro, clean and hard negatives flagged, and
+    the breakdowns by length and surface."""
     lines = [
-        f"# Draftguard model {metadata['version']}",
-        "",
-        f"Created {metadata['created']} from {metadata['train_examples']} training drafts "
-        f"(data sha256 {metadata['data_hash'][:12]}…) in {metadata['training_seconds']} s.",
-        f"Evaluated on {metrics['examples']} held-out drafts ({metadata['test_source']}).",
-        "",
-        "| category | threshold | precision | recall | F1 | support |",
+        "| category | threshold (short / long) | precision | recall | F1 | support |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for category, m in metrics["per_category"].items():
-        threshold = metadata["thresholds"].get(category, "—")
+        threshold = f"{thresholds.get(category, '—')} / {long_thresholds.get(category, '—')}"
         lines.append(f"| {category} | {threshold} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
     micro = metrics["micro"]
     lines += [
@@ -108,8 +139,60 @@ def render_report(metadata: dict) -> str:
         lines.append(f"- Hard negatives flagged: {metrics['hard_negative_flagged_rate']:.1%}")
     if metrics.get("risky_caught_rate") is not None:
         lines.append(f"- Risky drafts with at least one warning: {metrics['risky_caught_rate']:.1%}")
+    for key, title in (("by_length", "length (characters)"), ("by_surface", "surface")):
+        if metrics.get(key):
+            lines += [""] + _table(metrics[key], title)
+    return lines
+
+
+def render_report(metadata: dict) -> str:
+    metrics = metadata["metrics"]
+    lines = [
+        f"# Draftguard model {metadata['version']}",
+        "",
+        f"Created {metadata['created']} from {metadata['train_examples']} training drafts "
+        f"(data sha256 {metadata['data_hash'][:12]}…) in {metadata['training_seconds']} s.",
+        "",
+        f"## Held-out writers: {metrics['examples']} drafts ({metadata['test_source']})",
+        "",
+        *render_metrics(metrics, metadata["thresholds"], metadata.get("long_thresholds", {})),
+    ]
+    for secondary in metadata.get("secondary_tests", []):
+        lines += ["", f"## Secondary: {secondary['metrics']['examples']} drafts ({secondary['source']})", "",
+                  *render_metrics(secondary["metrics"], metadata["thresholds"], metadata.get("long_thresholds", {}))]
+    company = metadata.get("company_holdout")
+    if company:
+        lines += ["", "## Company examples",
+                  "", f"Recall on held-out parts of the {company['examples']} uploaded examples (each part "
+                  f"scored by a model trained on the rest, weight {company['weight']}): "
+                  f"{company['recall']:.1%} of {company['labels']} labels."]
     lines += ["", "Library versions: " + ", ".join(f"{k} {v}" for k, v in metadata["libraries"].items()), ""]
     return "\n".join(lines)
+
+
+# An admin's own examples count this many times a default-corpus draft: a few dozen of them
+# must be able to teach the model a new codename among ten thousand default drafts.
+COMPANY_WEIGHT = 5.0
+
+
+def company_holdout(model: classifier.Model, extra: Sequence[Example]) -> Optional[dict]:
+    """Recall on the uploaded examples' out-of-fold scores (each scored by a model that learnt
+    from the rest of the upload)."""
+    if not extra or model.out_of_fold is None:
+        return None
+    scores = model.out_of_fold[-len(extra):]
+    column = {c: i for i, c in enumerate(model.categories)}
+    hits = labels = 0
+    for example, row in zip(extra, scores):
+        for label in example.labels:
+            if label in column:
+                labels += 1
+                thresholds = model.long_thresholds if classifier.window_plan(
+                    textnorm.normalize_text(example.text)) and model.long_thresholds else model.thresholds
+                hits += row[column[label]] >= thresholds[label]
+    if not labels:
+        return None
+    return {"examples": len(extra), "labels": labels, "recall": round(hits / labels, 4), "weight": COMPANY_WEIGHT}
 
 
 def train_and_register(
@@ -121,35 +204,47 @@ def train_and_register(
     activate: bool = False,
     seed: int = 0,
     progress: Progress = _quiet,
+    secondary_test_paths: Sequence[Path] = (),
 ) -> dict:
     """Validate, fit, evaluate and register a new model version; return its metadata.
 
+    `test_path` holds drafts by writers the training data never saw: its figures come first.
     Nothing is written until every input has been validated and the model has been evaluated.
     """
     started = time.monotonic()
     progress("validating data", 0.02)
     categories = pack.category_ids
-    examples = read_corpus(train_paths, categories) + list(extra_examples)
+    corpus = read_corpus(train_paths, categories)
+    extra = list(extra_examples)
+    examples = corpus + extra
     test_examples = read_corpus([test_path], categories)
+    secondary = [(Path(p), read_corpus([p], categories)) for p in secondary_test_paths if Path(p).exists()]
 
     def fold_done(done: int, total: int) -> None:
         progress(f"choosing thresholds (fold {done} of {total})", 0.05 + 0.6 * done / total)
 
     progress("choosing thresholds", 0.05)
+    weights = [1.0] * len(corpus) + [COMPANY_WEIGHT] * len(extra)
     model = classifier.fit([e.text for e in examples], [e.labels for e in examples], categories,
-                           groups=[e.group for e in examples], seed=seed, progress=fold_done)
-    progress("evaluating on held-out drafts", 0.8)
+                           groups=[e.group for e in examples], seed=seed, progress=fold_done,
+                           sample_weight=weights if extra else None)
+    progress("evaluating on held-out writers", 0.8)
     evaluation = evaluate(model, test_examples, pack)
+    secondary_tests = [{"source": path.name, "metrics": evaluate(model, rows, pack).metrics} for path, rows in secondary]
     progress("writing the model", 0.9)
     now = datetime.now(timezone.utc)
     metadata = {
         "created": now.isoformat(timespec="seconds"),
         "data_hash": data_hash(examples),
         "train_examples": len(examples),
+        "train_writers": len({e.group for e in corpus}),
         "test_source": str(test_path.name),
         "categories": list(model.categories),
         "thresholds": model.thresholds,
+        "long_thresholds": model.long_thresholds,
         "metrics": evaluation.metrics,
+        "secondary_tests": secondary_tests,
+        "company_holdout": company_holdout(model, extra),
         "libraries": library_versions(),
         "policy_version": pack.version,
         "seed": seed,
@@ -160,3 +255,55 @@ def train_and_register(
                             render_report({**metadata, "version": version}), activate=activate)
     progress("done", 1.0)
     return metadata
+
+
+def cross_validate_writers(pack: PolicyPack, train_paths: Sequence[Path], seed: int = 0,
+                           progress: Progress = _quiet) -> dict:
+    """Leave one writer out: for each writer, a model trained on every other writer scores the
+    writer's drafts with the full decision. Each held-out writer's thresholds are chosen on the
+    other writers' held-out scores, so no figure comes from a model or threshold fitted on it."""
+    categories = pack.category_ids
+    examples = read_corpus(train_paths, categories)
+    writers = sorted({e.group for e in examples})
+    if len(writers) < 3:
+        raise ValueError(f"leave-one-writer-out needs at least 3 writers; the data has {len(writers)}")
+    texts = np.asarray([e.text for e in examples], dtype=object)
+    groups = np.asarray([e.group for e in examples])
+    model_categories = tuple(c for c in categories if sum(c in e.labels for e in examples) >= 2)
+    y = np.array([[c in e.labels for c in model_categories] for e in examples], dtype=np.int8)
+    held_scores = np.zeros(y.shape)
+    pipelines = {}
+    for number, writer in enumerate(writers):
+        progress(f"training without {writer}", number / len(writers))
+        inside = groups != writer
+        pipelines[writer] = classifier._fit_pipeline(list(texts[inside]), y[inside], seed)
+        held_scores[~inside] = classifier.scores(
+            classifier.Model(pipelines[writer], model_categories, {}), list(texts[~inside]))
+    long = np.array([classifier.window_plan(textnorm.normalize_text(t)) is not None for t in texts])
+    result = {}
+    for writer in writers:
+        others = groups != writer
+        thresholds, long_thresholds = classifier.choose_thresholds(y[others], held_scores[others], long[others],
+                                                                   model_categories)
+        model = classifier.Model(pipelines[writer], model_categories, thresholds, long_thresholds)
+        mine = [e for e in examples if e.group == writer]
+        result[writer] = evaluate(model, mine, pack).metrics
+    progress("done", 1.0)
+    return result
+
+
+def render_cross_validation(result: dict) -> str:
+    lines = ["| held-out writer | drafts | precision | recall | micro-F1 | clean flagged | hard negatives flagged | long recall |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for writer, m in result.items():
+        hard = m["hard_negative_flagged_rate"]
+        hard_text = "—" if hard is None else f"{hard:.1%}"
+        long = m["by_length"]["long (>400)"]
+        long_text = f"{long['recall']:.3f}" if long["examples"] else "—"
+        lines.append(f"| {writer.removeprefix('writer:')} | {m['examples']} | {m['micro']['precision']:.3f} | "
+                     f"{m['micro']['recall']:.3f} | {m['micro']['f1']:.3f} | {m['clean_flagged_rate']:.1%} | "
+                     f"{hard_text} | {long_text} |")
+    f1 = [m["micro"]["f1"] for m in result.values()]
+    lines += ["", f"Median micro-F1 over {len(f1)} held-out writers: {float(np.median(f1)):.3f} "
+                  f"(lowest {min(f1):.3f}, highest {max(f1):.3f})."]
+    return "\n".join(lines)
