@@ -318,27 +318,27 @@ def choose_thresholds(y: np.ndarray, scores: np.ndarray, long: np.ndarray,
     current = flags(chosen)
     allowed = int(CLEAN_FLAGGED_TARGET * clean.sum())
     while current[clean].any(axis=1).sum() > allowed:
+        # Only a clean draft flagged by one category alone is unflagged by raising that
+        # category's threshold; each candidate raises it just past the lowest such score.
+        alone = clean & (current.sum(axis=1) == 1)
         best, best_cost = None, np.inf
-        clean_flagged = current[clean].any(axis=1).sum()
         for s in range(len(subsets)):
+            in_subset = subset_of == s
             for c in range(len(categories)):
-                if chosen[s, c] >= THRESHOLD_GRID[-1]:
+                mine = alone & in_subset & current[:, c]
+                if not mine.any():
                     continue
-                trial = chosen.copy()
-                trial[s, c] = round(trial[s, c] + 0.01, 2)
-                # Raising one category's threshold for one length unflags a clean draft only
-                # where no other category flags it too.
-                column = scores[:, c] >= trial[subset_of, c]
-                others = np.delete(current[clean], c, axis=1).any(axis=1)
-                saved = clean_flagged - (others | column[clean]).sum()
-                if saved <= 0:
+                target = np.ceil(scores[mine, c].min() * 100 + 1e-6) / 100
+                if target > THRESHOLD_GRID[-1]:
                     continue
-                lost = int(np.sum(current[:, c] & ~column & (y[:, c] == 1)))
+                dropped = in_subset & current[:, c] & (scores[:, c] < target)
+                saved = int(np.sum(dropped & mine))
+                lost = int(np.sum(dropped & (y[:, c] == 1)))
                 if lost / saved < best_cost:
-                    best, best_cost = (s, c), lost / saved
+                    best, best_cost = (s, c, target), lost / saved
         if best is None:
             break
-        chosen[best] = round(chosen[best] + 0.01, 2)
+        chosen[best[0], best[1]] = best[2]
         current = flags(chosen)
     as_dict = lambda row: {c: float(round(row[i], 2)) for i, c in enumerate(categories)}
     return as_dict(chosen[0]), as_dict(chosen[-1])
