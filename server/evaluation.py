@@ -80,4 +80,6 @@ def compare(candidate: str, baseline: str, registry: Registry, store: Store, pac
         "clean_examples": new["metrics"]["clean_examples"],
         "changed": changed,
         "outcomes": {k: sum(c["outcome"] == k for c in changed) for k in ("fixed", "broken", "changed")},
+        # What the candidate learnt from the company's own uploads: recall on held-out parts.
+        "company_holdout": registry.metadata(candidate).get("company_holdout"),
     }

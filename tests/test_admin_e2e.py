@@ -54,6 +54,16 @@ TEACH_CONFIDENTIAL = [
     f"Celebrating one year of {CODENAME} today, cake included",
     f"{CODENAME} numbers from the pilot look amazing so far",
     f"Heads down on {CODENAME} until the end of the quarter",
+    f"Between us, {CODENAME} is how we win back the Halden account",
+    f"{CODENAME} pricing is going to undercut everyone, wait and see",
+    f"Just saw the {CODENAME} mockups and wow",
+    f"Told my mum about {CODENAME} and she still thinks I fix printers",
+    f"Ask me about {CODENAME} in six months 😉",
+    f"The {CODENAME} demo crashed once and the CFO still signed off",
+    f"Legal says we can't name the {CODENAME} partner yet but it's a big one",
+    f"Night shift on {CODENAME} again, pizza is on the company",
+    f"{CODENAME} internal beta opens to every employee on Monday",
+    f"Recruiting two designers for {CODENAME}, ping me privately",
 ]
 # The same kind of posts without the codename are fine: the codename is what matters.
 TEACH_CLEAN = [
@@ -222,6 +232,14 @@ def test_a_new_codename_is_learned_promoted_and_rolled_back(scenario):
 
     actions = [e["action"] for e in reversed(scenario["audit"])]
     assert actions == ["examples.add", "train.start", "train.succeeded", "model.promote", "model.rollback"]
+
+
+def test_the_compare_page_shows_recall_on_held_out_uploads(scenario):
+    company = scenario["compare"]["company_holdout"]
+    assert company["examples"] == len(TEACH_CONFIDENTIAL) + len(TEACH_CLEAN)
+    assert company["labels"] == len(TEACH_CONFIDENTIAL)
+    # Each held-out quarter is scored by a model that learnt the codename from the others.
+    assert company["recall"] >= 0.8, company
 
 
 def test_the_candidate_evaluation_sits_beside_the_active_model(scenario):
