@@ -26,6 +26,7 @@ import joblib
 import numpy as np
 import re2
 import sklearn
+from scipy import sparse
 from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -36,7 +37,7 @@ from sklearn.preprocessing import FunctionTransformer
 from server.detectors import Finding, detect, find_terms
 from server.fileio import atomic_write_bytes
 from server.policy import PolicyPack
-from server.textnorm import Normalized, normalize, normalize_text
+from server.textnorm import SLURS, Normalized, normalize, normalize_text
 
 # Words for the word n-grams; explain() tokenises with the same pattern so offsets line up.
 WORD_PATTERN = r"\w+(?:['’-]\w+)*"
@@ -53,31 +54,18 @@ class ModelIntegrityError(Exception):
     """The artifact on disk is not the one the registry recorded."""
 
 
-class FastScorer:
-    """The fitted pipeline's arithmetic for a single draft, without scikit-learn's per-call
-    input validation (which costs ~2 ms, twenty times the arithmetic itself).
+class FeatureView:
+    """A fitted feature union's analyzers, vocabularies and idf weights, applied to one draft
+    or one piece of a draft without scikit-learn's per-call input validation."""
 
-    It uses the pipeline's own analyzers, vocabularies, idf weights and coefficients, so its
-    whole-draft scores equal `pipeline.predict_proba` (a test holds them to that on the whole
-    test file). It also scores a long draft's sentence windows (see `windows`): each sentence is
-    analysed once and a window's features are the sum of its sentences' counts.
-    """
-
-    def __init__(self, pipeline: Pipeline):
-        features = pipeline.named_steps["features"]
+    def __init__(self, features: FeatureUnion):
         self.blocks = []
         offset = 0
         for _, vectorizer in features.transformer_list:
             self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
                                 vectorizer.idf_.astype(np.float64), offset))
             offset += len(vectorizer.vocabulary_)
-        estimators = pipeline.named_steps["classify"].estimators_
-        # A category whose training fold held one class only is a constant predictor.
-        self.weights = np.vstack([e.coef_.ravel() if hasattr(e, "coef_") else np.zeros(offset)
-                                  for e in estimators]).T.astype(np.float64)
-        self.intercepts = np.array([e.intercept_[0] if hasattr(e, "coef_") else (40.0 if e.y_.ravel()[0] else -40.0)
-                                    for e in estimators], dtype=np.float64)
-        self._last: Optional[tuple[str, tuple[np.ndarray, np.ndarray]]] = None
+        self.size = offset
 
     def counts(self, piece: str) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per feature block, the in-vocabulary n-gram indices of `piece` and their counts."""
@@ -104,13 +92,47 @@ class FastScorer:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(all_indices), np.concatenate(all_values)
 
+    def windows(self, normalized_text: str, plan: "WindowPlan") -> list[tuple[np.ndarray, np.ndarray]]:
+        """The features of each window of the plan: each sentence is analysed once and a
+        window's counts are the sum of its sentences' counts."""
+        unit_counts = [self.counts(normalized_text[start:end]) for start, end in plan.units]
+        return [self.tfidf([_merge(block) for block in zip(*unit_counts[first:last])])
+                for first, last in plan.windows]
+
+
+def _linear(classify: OneVsRestClassifier, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (features × categories) and intercepts of the fitted per-category regressions."""
+    estimators = classify.estimators_
+    # A category whose training fold held one class only is a constant predictor.
+    weights = np.vstack([e.coef_.ravel() if hasattr(e, "coef_") else np.zeros(size)
+                         for e in estimators]).T.astype(np.float64)
+    intercepts = np.array([e.intercept_[0] if hasattr(e, "coef_") else (40.0 if e.y_.ravel()[0] else -40.0)
+                           for e in estimators], dtype=np.float64)
+    return weights, intercepts
+
+
+class FastScorer:
+    """The fitted pipeline's arithmetic for a single draft, without scikit-learn's per-call
+    input validation (which costs ~2 ms, twenty times the arithmetic itself).
+
+    It uses the pipeline's own analyzers, vocabularies, idf weights and coefficients, so its
+    whole-draft scores equal `pipeline.predict_proba` (a test holds them to that on the whole
+    test file). It also scores a long draft's sentence windows (see `window_plan`).
+    """
+
+    def __init__(self, pipeline: Pipeline):
+        self.view = FeatureView(pipeline.named_steps["features"])
+        self.blocks = self.view.blocks
+        self.weights, self.intercepts = _linear(pipeline.named_steps["classify"], self.view.size)
+        self._last: Optional[tuple[str, tuple[np.ndarray, np.ndarray]]] = None
+
     def features(self, normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
         """The whole draft's features. The last draft's are kept, because explaining a flagged
         draft needs the features that scoring it just computed."""
         last = self._last
         if last is not None and last[0] == normalized_text:
             return last[1]
-        result = self.tfidf(self.counts(normalized_text))
+        result = self.view.tfidf(self.view.counts(normalized_text))
         self._last = (normalized_text, result)
         return result
 
@@ -123,9 +145,7 @@ class FastScorer:
 
     def window_scores(self, normalized_text: str, plan: "WindowPlan") -> np.ndarray:
         """One row of probabilities per window of the plan."""
-        unit_counts = [self.counts(normalized_text[start:end]) for start, end in plan.units]
-        rows = [self._probabilities(self.tfidf([_merge(block) for block in zip(*unit_counts[first:last])]))
-                for first, last in plan.windows]
+        rows = [self._probabilities(f) for f in self.view.windows(normalized_text, plan)]
         return np.vstack(rows) if rows else np.zeros((0, len(self.intercepts)))
 
 
@@ -253,18 +273,71 @@ def _normalize_all(texts: Sequence[str]) -> list[str]:
     return [normalize_text(t) for t in texts]
 
 
-def build_pipeline(seed: int = 0) -> Pipeline:
+def _read_terms(name: str) -> list[str]:
+    path = Path(__file__).with_name("lexicon") / name
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith(("#", "!"))]
+
+
+GROUP, SLUR, NO_MENTION = "xgroupx", "xslurx", "xnomentionx"
+_PLACEHOLDERS = (
+    (re2.compile(r"\b(?:" + "|".join(re2.escape(t) for t in sorted(_read_terms("identity_terms.txt"), key=len, reverse=True)) + r")\b"), GROUP),
+    (re2.compile(r"\b(?:" + "|".join(re2.escape(t) for t in sorted(SLURS.forms, key=len, reverse=True)) + r")\b"), SLUR),
+)
+
+
+def identity_ngrams(normalized_text: str) -> list[str]:
+    """The n-grams around every mention of a group of people or a slur, with the mention
+    replaced by one placeholder: "xgroupx are never", "why are xgroupx", "you xslurx".
+
+    A third feature view beside words and characters: it lets the classifier learn what is
+    said about *a* group once, from every group the corpus happens to name."""
+    text = normalized_text
+    for pattern, placeholder in _PLACEHOLDERS:
+        text = pattern.sub(f" {placeholder} ", text)
+    if GROUP not in text and SLUR not in text:
+        return [NO_MENTION]  # keeps the view's vocabulary non-empty on any corpus
+    tokens = WORD_RE.findall(text)
+    grams = []
+    for i, token in enumerate(tokens):
+        if token not in (GROUP, SLUR):
+            continue
+        for size in range(1, 5):
+            if i + size <= len(tokens):
+                grams.append(" ".join(tokens[i:i + size]))
+            if 1 < size <= 3 and i - size + 1 >= 0:
+                grams.append(" ".join(tokens[i - size + 1:i + 1]))
+    return grams
+
+
+def build_features() -> FeatureUnion:
+    """Raw normalised text to features: word 1-2-grams, character 2-5-grams within words, and
+    the n-grams around mentions of groups of people and slurs (`identity_ngrams`)."""
     words = TfidfVectorizer(lowercase=False, token_pattern=WORD_PATTERN, ngram_range=(1, 2),
                             min_df=2, sublinear_tf=True, dtype=np.float32)
     chars = TfidfVectorizer(lowercase=False, analyzer="char_wb", ngram_range=(2, 5),
                             min_df=2, sublinear_tf=True, max_features=150_000, dtype=np.float32)
+    identities = TfidfVectorizer(analyzer=identity_ngrams, min_df=2, sublinear_tf=True, dtype=np.float32)
+    return FeatureUnion([("words", words), ("chars", chars), ("identities", identities)])
+
+
+def build_classifier(seed: int = 0) -> OneVsRestClassifier:
     # dual=True: liblinear solves the dual problem, twice as fast when features outnumber drafts.
-    classifier = LogisticRegression(C=8.0, class_weight="balanced", solver="liblinear", dual=True,
+    regression = LogisticRegression(C=8.0, class_weight="balanced", solver="liblinear", dual=True,
                                     max_iter=2000, random_state=seed)
+    return OneVsRestClassifier(regression, n_jobs=CLASSIFIER_JOBS)
+
+
+# The per-category regressions are fitted side by side on two cores (threads: see fit_classifier).
+CLASSIFIER_JOBS = 2
+
+
+def build_pipeline(features: FeatureUnion, classify: OneVsRestClassifier) -> Pipeline:
+    """The whole model, from raw text to per-category probabilities, from fitted parts."""
     return Pipeline([
         ("normalize", FunctionTransformer(_normalize_all)),
-        ("features", FeatureUnion([("words", words), ("chars", chars)])),
-        ("classify", OneVsRestClassifier(classifier)),
+        ("features", features),
+        ("classify", classify),
     ])
 
 
@@ -369,43 +442,85 @@ def assign_folds(groups: Sequence[str], folds: int) -> np.ndarray:
     return fold_of
 
 
-def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, groups: Sequence[str],
-                       seed: int = 0, progress=None, sample_weight: Optional[np.ndarray] = None) -> np.ndarray:
-    """Decision scores for each training draft from a model that never saw its group (for the
-    default corpus, its writer): the scores thresholds are calibrated on."""
-    distinct = {g for g in groups if not g.startswith(SPREAD_GROUP_PREFIX)}
-    folds = min(FOLDS, len(distinct))
-    result = np.zeros(y.shape, dtype=np.float64)
-    if folds < 2:
+class TrainingSet:
+    """Training drafts turned into features once: the whole drafts (X) and every window of
+    the long ones (one row each, `owner` naming its draft). Out-of-fold models differ only in
+    their regressions, so every fold reuses these matrices; the vocabulary and idf weights
+    come from all the drafts (they use no labels)."""
+
+    def __init__(self, texts: Sequence[str]):
+        self.normalized = _normalize_all(texts)
+        self.features = build_features()
+        self.X = self.features.fit_transform(self.normalized).tocsr()
+        view = FeatureView(self.features)
+        indices, values, indptr, owner = [], [], [0], []
+        self.long = np.zeros(len(texts), dtype=bool)
+        for number, text in enumerate(self.normalized):
+            plan = window_plan(text)
+            if plan is None:
+                continue
+            self.long[number] = True
+            for window_indices, window_values in view.windows(text, plan):
+                indices.append(window_indices)
+                values.append(window_values)
+                indptr.append(indptr[-1] + len(window_indices))
+                owner.append(number)
+        self.windows = sparse.csr_matrix(
+            (np.concatenate(values) if values else np.zeros(0),
+             np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64), indptr),
+            shape=(len(owner), view.size))
+        self.owner = np.array(owner, dtype=np.int64)
+
+    def decisions(self, classify: OneVsRestClassifier, rows: np.ndarray) -> np.ndarray:
+        """Decision scores (the maximum over the whole draft and its windows) of `rows`."""
+        weights, intercepts = _linear(classify, self.X.shape[1])
+        result = expit(self.X[rows] @ weights + intercepts)
+        position = np.full(len(self.normalized), -1)
+        position[rows] = np.arange(len(rows))
+        mine = np.flatnonzero(position[self.owner] >= 0)
+        if len(mine):
+            window_scores = expit(self.windows[mine] @ weights + intercepts)
+            np.maximum.at(result, position[self.owner[mine]], window_scores)
         return result
-    fold_of = assign_folds(groups, folds)
-    texts = np.asarray(texts, dtype=object)
-    for fold in range(folds):
-        train_idx, held_idx = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
-        pipeline = _fit_pipeline(list(texts[train_idx]), y[train_idx], seed,
-                                 None if sample_weight is None else sample_weight[train_idx])
-        result[held_idx] = _decision_batch(FastScorer(pipeline), texts[held_idx])
+
+
+def fit_classifier(X, y: np.ndarray, seed: int = 0, sample_weight: Optional[np.ndarray] = None) -> OneVsRestClassifier:
+    classify = build_classifier(seed)
+    # liblinear releases the GIL, so threads share the matrix instead of copying it to processes.
+    # They must find it ready (float64, sorted indices): converting a shared matrix in place
+    # from two threads at once corrupts it.
+    X = sparse.csr_matrix(X, dtype=np.float64)
+    X.sort_indices()
+    with joblib.parallel_config(backend="threading"):
+        if sample_weight is None:
+            return classify.fit(X, y)
+        # OneVsRestClassifier passes weights on to each category's regression only through
+        # scikit-learn's metadata routing.
+        with sklearn.config_context(enable_metadata_routing=True):
+            classify.estimator.set_fit_request(sample_weight=True)
+            return classify.fit(X, y, sample_weight=sample_weight)
+
+
+def held_out_scores(training: TrainingSet, y: np.ndarray, fold_of: np.ndarray, seed: int = 0,
+                    sample_weight: Optional[np.ndarray] = None, progress=None) -> np.ndarray:
+    """Each draft's decision scores from a model fitted on the other folds only."""
+    result = np.zeros(y.shape, dtype=np.float64)
+    folds = sorted(set(fold_of.tolist()))
+    for number, fold in enumerate(folds):
+        inside, held = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
+        classify = fit_classifier(training.X[inside], y[inside], seed,
+                                  None if sample_weight is None else sample_weight[inside])
+        result[held] = training.decisions(classify, held)
         if progress:
-            progress(fold + 1, folds)
+            progress(number + 1, len(folds))
     return result
-
-
-def _fit_pipeline(texts: Sequence[str], y: np.ndarray, seed: int,
-                  sample_weight: Optional[np.ndarray] = None) -> Pipeline:
-    if sample_weight is None:
-        return build_pipeline(seed).fit(list(texts), y)
-    # OneVsRestClassifier passes weights on to each category's regression only through
-    # scikit-learn's metadata routing.
-    with sklearn.config_context(enable_metadata_routing=True):
-        pipeline = build_pipeline(seed)
-        pipeline.named_steps["classify"].estimator.set_fit_request(sample_weight=True)
-        return pipeline.fit(list(texts), y, sample_weight=sample_weight)
 
 
 def fit(texts: Sequence[str], label_sets: Sequence[Sequence[str]], categories: Sequence[str],
         groups: Optional[Sequence[str]] = None, seed: int = 0, progress=None,
         sample_weight: Optional[Sequence[float]] = None) -> Model:
-    """Fit the pipeline on every draft; choose thresholds on out-of-group decision scores.
+    """Fit the pipeline on every draft; choose thresholds on out-of-group decision scores
+    (no fold's model saw the writer of the drafts it scores).
 
     `sample_weight` lets some drafts count more (an admin's own examples)."""
     # A category needs positive examples to be learned; with fewer than two it is left to the
@@ -413,14 +528,17 @@ def fit(texts: Sequence[str], label_sets: Sequence[Sequence[str]], categories: S
     categories = tuple(c for c in categories if sum(c in labels for labels in label_sets) >= 2)
     y = _indicator(label_sets, categories)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    oof = out_of_fold_scores(texts, y, groups or ["all"] * len(texts), seed, progress, weights)
-    if oof.any():
-        long = np.array([window_plan(normalize_text(t)) is not None for t in texts])
-        thresholds, long_thresholds = choose_thresholds(y, oof, long, categories)
+    training = TrainingSet(texts)
+    groups = list(groups or ["all"] * len(texts))
+    folds = min(FOLDS, len({g for g in groups if not g.startswith(SPREAD_GROUP_PREFIX)}))
+    if folds >= 2:
+        oof = held_out_scores(training, y, assign_folds(groups, folds), seed, weights, progress)
+        thresholds, long_thresholds = choose_thresholds(y, oof, training.long, categories)
     else:
-        thresholds, long_thresholds = {c: 0.5 for c in categories}, {}
-    pipeline = _fit_pipeline(texts, y, seed, weights)
-    return Model(pipeline, categories, thresholds, long_thresholds, out_of_fold=oof)
+        oof, thresholds, long_thresholds = None, {c: 0.5 for c in categories}, {}
+    classify = fit_classifier(training.X, y, seed, weights)
+    return Model(build_pipeline(training.features, classify), categories, thresholds, long_thresholds,
+                 out_of_fold=oof)
 
 
 def save(model: Model, path: Path) -> str:
@@ -571,7 +689,8 @@ def explain(model: Model, text: str, category_ids: Sequence[str],
 
 def _attribute_features(fast: FastScorer, norm: str, tokens: list[tuple[int, int]]):
     """(feature index, token index, share) for every n-gram occurrence in the draft."""
-    (_, word_vocabulary, _, _), (_, char_vocabulary, _, char_offset) = fast.blocks
+    # Spans come from the word and character views; the identity view repeats their words.
+    (_, word_vocabulary, _, _), (_, char_vocabulary, _, char_offset) = fast.blocks[:2]
     pairs: list[tuple[int, int, float]] = []
     words = [norm[s:e] for s, e in tokens]
     for i, word in enumerate(words):

@@ -261,33 +261,32 @@ def cross_validate_writers(pack: PolicyPack, train_paths: Sequence[Path], seed: 
                            progress: Progress = _quiet) -> dict:
     """Leave one writer out: for each writer, a model trained on every other writer scores the
     writer's drafts with the full decision. Each held-out writer's thresholds are chosen on the
-    other writers' held-out scores, so no figure comes from a model or threshold fitted on it."""
+    other writers' held-out scores, so no figure comes from a model or threshold fitted on it
+    (the shared vocabulary and idf weights use no labels)."""
     categories = pack.category_ids
     examples = read_corpus(train_paths, categories)
     writers = sorted({e.group for e in examples})
     if len(writers) < 3:
         raise ValueError(f"leave-one-writer-out needs at least 3 writers; the data has {len(writers)}")
-    texts = np.asarray([e.text for e in examples], dtype=object)
     groups = np.asarray([e.group for e in examples])
     model_categories = tuple(c for c in categories if sum(c in e.labels for e in examples) >= 2)
     y = np.array([[c in e.labels for c in model_categories] for e in examples], dtype=np.int8)
+    training = classifier.TrainingSet([e.text for e in examples])
     held_scores = np.zeros(y.shape)
-    pipelines = {}
+    regressions = {}
     for number, writer in enumerate(writers):
         progress(f"training without {writer}", number / len(writers))
-        inside = groups != writer
-        pipelines[writer] = classifier._fit_pipeline(list(texts[inside]), y[inside], seed)
-        held_scores[~inside] = classifier.scores(
-            classifier.Model(pipelines[writer], model_categories, {}), list(texts[~inside]))
-    long = np.array([classifier.window_plan(textnorm.normalize_text(t)) is not None for t in texts])
+        inside, held = np.flatnonzero(groups != writer), np.flatnonzero(groups == writer)
+        regressions[writer] = classifier.fit_classifier(training.X[inside], y[inside], seed)
+        held_scores[held] = training.decisions(regressions[writer], held)
     result = {}
     for writer in writers:
         others = groups != writer
-        thresholds, long_thresholds = classifier.choose_thresholds(y[others], held_scores[others], long[others],
-                                                                   model_categories)
-        model = classifier.Model(pipelines[writer], model_categories, thresholds, long_thresholds)
-        mine = [e for e in examples if e.group == writer]
-        result[writer] = evaluate(model, mine, pack).metrics
+        thresholds, long_thresholds = classifier.choose_thresholds(y[others], held_scores[others],
+                                                                   training.long[others], model_categories)
+        model = classifier.Model(classifier.build_pipeline(training.features, regressions[writer]),
+                                 model_categories, thresholds, long_thresholds)
+        result[writer] = evaluate(model, [e for e in examples if e.group == writer], pack).metrics
     progress("done", 1.0)
     return result
 
