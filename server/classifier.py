@@ -18,6 +18,7 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from itertools import repeat
 from pathlib import Path
 from typing import Optional, Sequence
@@ -60,22 +61,29 @@ class FeatureView:
 
     def __init__(self, features: FeatureUnion):
         self.blocks = []
+        self.per_word = []  # for character n-grams within words: one analysis per distinct word
         offset = 0
         for _, vectorizer in features.transformer_list:
-            self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
-                                vectorizer.idf_.astype(np.float64), offset))
+            analyzer = vectorizer.build_analyzer()
+            self.blocks.append((analyzer, vectorizer.vocabulary_, vectorizer.idf_.astype(np.float64), offset))
+            self.per_word.append(lru_cache(maxsize=WORD_CACHE)(partial(_in_vocabulary, analyzer, vectorizer.vocabulary_))
+                                 if vectorizer.analyzer == "char_wb" else None)
             offset += len(vectorizer.vocabulary_)
         self.size = offset
+        self.idf = np.concatenate([idf for _, _, idf, _ in self.blocks])
+        self.block_of = np.concatenate([np.full(len(vocabulary), number)
+                                        for number, (_, vocabulary, _, _) in enumerate(self.blocks)])
 
     def counts(self, piece: str) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per feature block, the in-vocabulary n-gram indices of `piece` and their counts."""
         result = []
-        for analyzer, vocabulary, _, _ in self.blocks:
-            grams = Counter(analyzer(piece))
-            indices = np.fromiter(map(vocabulary.get, grams.keys(), repeat(-1)), dtype=np.int64, count=len(grams))
-            found = indices >= 0
-            counts = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
-            result.append((indices[found], counts[found]))
+        for (analyzer, vocabulary, _, _), per_word in zip(self.blocks, self.per_word):
+            if per_word is None:
+                result.append(_in_vocabulary(analyzer, vocabulary, piece))
+                continue
+            # A word's character n-grams never change: drafts re-sent as they grow, and common
+            # words, cost one cache look-up.
+            result.append(_merge([per_word(word) for word in piece.split()]))
         return result
 
     def tfidf(self, block_counts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,20 +100,77 @@ class FeatureView:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(all_indices), np.concatenate(all_values)
 
-    def windows(self, normalized_text: str, plan: "WindowPlan") -> list[tuple[np.ndarray, np.ndarray]]:
-        """The features of each window of the plan: each sentence is analysed once and a
-        window's counts are the sum of its sentences' counts."""
-        unit_counts = [self.counts(normalized_text[start:end]) for start, end in plan.units]
-        return [self.tfidf([_merge(block) for block in zip(*unit_counts[first:last])])
-                for first, last in plan.windows]
+    def unit_matrix(self, normalized_text: str, units: Sequence[tuple[int, int]]) -> sparse.csr_matrix:
+        """Raw n-gram counts of each unit (a span of the text that starts and ends at white
+        space), one row per unit. Character n-grams come from each distinct word's cached
+        analysis, so the text's words are looked up once, not analysed once per unit."""
+        rows, columns, counts = [], [], []
+        for (analyzer, vocabulary, _, offset), per_word in zip(self.blocks, self.per_word):
+            if analyzer(normalized_text) == [NO_MENTION] and NO_MENTION in vocabulary:
+                # The identity view of a draft that names no group: the same one n-gram per unit.
+                rows.append(np.arange(len(units)))
+                columns.append(np.full(len(units), vocabulary[NO_MENTION] + offset))
+                counts.append(np.ones(len(units)))
+                continue
+            if per_word is None:
+                for row, (start, end) in enumerate(units):
+                    indices, values = _in_vocabulary(analyzer, vocabulary, normalized_text[start:end])
+                    rows.append(np.full(len(indices), row))
+                    columns.append(indices + offset)
+                    counts.append(values)
+                continue
+            words = [(row, per_word(word)) for row, (start, end) in enumerate(units)
+                     for word in normalized_text[start:end].split()]
+            if words:
+                lengths = np.fromiter((len(grams[0]) for _, grams in words), dtype=np.int64, count=len(words))
+                rows.append(np.repeat(np.fromiter((row for row, _ in words), dtype=np.int64, count=len(words)), lengths))
+                columns.append(np.concatenate([grams[0] for _, grams in words]) + offset)
+                counts.append(np.concatenate([grams[1] for _, grams in words]))
+        if not counts:
+            return sparse.csr_matrix((len(units), self.size))
+        # Duplicate (row, column) pairs are summed on the way to CSR.
+        return sparse.csr_matrix((np.concatenate(counts), (np.concatenate(rows), np.concatenate(columns))),
+                                 shape=(len(units), self.size))
+
+    def window_matrix(self, normalized_text: str, plan: "WindowPlan") -> sparse.csr_matrix:
+        """The TF-IDF features of each window of the plan, one row per window.
+
+        Each sentence is analysed once; a window's counts are the sum of its sentences' counts
+        (one sparse product), then sublinear tf, idf and l2 per block, all windows at once."""
+        unit_matrix = self.unit_matrix(normalized_text, plan.units)
+        membership = sparse.csr_matrix(
+            (np.ones(sum(last - first for first, last in plan.windows)),
+             np.concatenate([np.arange(first, last) for first, last in plan.windows]),
+             np.concatenate([[0], np.cumsum([last - first for first, last in plan.windows])])),
+            shape=(len(plan.windows), len(plan.units)))
+        windows = (membership @ unit_matrix).tocsr()
+        windows.data = (1.0 + np.log(windows.data)) * self.idf[windows.indices]
+        rows = np.repeat(np.arange(windows.shape[0]), np.diff(windows.indptr))
+        key = rows * len(self.blocks) + self.block_of[windows.indices]
+        norms = np.sqrt(np.bincount(key, weights=windows.data ** 2, minlength=windows.shape[0] * len(self.blocks)))
+        windows.data /= norms[key]
+        return windows
+
+
+# Distinct words whose character n-grams each worker keeps (a few MB).
+WORD_CACHE = 50_000
+
+
+def _in_vocabulary(analyzer, vocabulary: dict, piece: str) -> tuple[np.ndarray, np.ndarray]:
+    grams = Counter(analyzer(piece))
+    indices = np.fromiter(map(vocabulary.get, grams.keys(), repeat(-1)), dtype=np.int64, count=len(grams))
+    found = indices >= 0
+    counts = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
+    return indices[found], counts[found]
 
 
 def _linear(classify: OneVsRestClassifier, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights (features × categories) and intercepts of the fitted per-category regressions."""
     estimators = classify.estimators_
     # A category whose training fold held one class only is a constant predictor.
-    weights = np.vstack([e.coef_.ravel() if hasattr(e, "coef_") else np.zeros(size)
-                         for e in estimators]).T.astype(np.float64)
+    # C order: rows are picked by feature index, and a sparse product reads them in place.
+    weights = np.ascontiguousarray(np.vstack([e.coef_.ravel() if hasattr(e, "coef_") else np.zeros(size)
+                                              for e in estimators]).T, dtype=np.float64)
     intercepts = np.array([e.intercept_[0] if hasattr(e, "coef_") else (40.0 if e.y_.ravel()[0] else -40.0)
                            for e in estimators], dtype=np.float64)
     return weights, intercepts
@@ -145,14 +210,15 @@ class FastScorer:
 
     def window_scores(self, normalized_text: str, plan: "WindowPlan") -> np.ndarray:
         """One row of probabilities per window of the plan."""
-        rows = [self._probabilities(f) for f in self.view.windows(normalized_text, plan)]
-        return np.vstack(rows) if rows else np.zeros((0, len(self.intercepts)))
+        return expit(self.view.window_matrix(normalized_text, plan) @ self.weights + self.intercepts)
 
 
 def _merge(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Sum several pieces' (indices, counts) into one."""
     if len(parts) == 1:
         return parts[0]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     indices = np.concatenate([p[0] for p in parts])
     counts = np.concatenate([p[1] for p in parts])
     unique, inverse = np.unique(indices, return_inverse=True)
@@ -163,7 +229,7 @@ def _merge(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
 # the whole draft's features. Drafts longer than LONG_DRAFT are also scored on windows of
 # WINDOW_UNITS consecutive sentences, and each category's score is the maximum over the windows
 # and the whole draft (thresholds are calibrated on exactly that maximum).
-LONG_DRAFT = 300
+LONG_DRAFT = 400
 WINDOW_UNITS = 2
 # A "sentence" shorter than UNIT_MIN characters joins the next one ("Hi all." is no window of
 # its own); a longer one is cut at a space into pieces of at most UNIT_MAX.
@@ -286,17 +352,23 @@ _PLACEHOLDERS = (
 )
 
 
+# Every word of every group term and slur: a draft with none of them mentions no group.
+_MENTION_WORDS = {word for term in _read_terms("identity_terms.txt") + SLURS.forms for word in WORD_RE.findall(term)}
+
+
 def identity_ngrams(normalized_text: str) -> list[str]:
     """The n-grams around every mention of a group of people or a slur, with the mention
     replaced by one placeholder: "xgroupx are never", "why are xgroupx", "you xslurx".
 
     A third feature view beside words and characters: it lets the classifier learn what is
     said about *a* group once, from every group the corpus happens to name."""
+    if _MENTION_WORDS.isdisjoint(WORD_RE.findall(normalized_text)):
+        return [NO_MENTION]  # keeps the view's vocabulary non-empty on any corpus
     text = normalized_text
     for pattern, placeholder in _PLACEHOLDERS:
         text = pattern.sub(f" {placeholder} ", text)
     if GROUP not in text and SLUR not in text:
-        return [NO_MENTION]  # keeps the view's vocabulary non-empty on any corpus
+        return [NO_MENTION]
     tokens = WORD_RE.findall(text)
     grams = []
     for i, token in enumerate(tokens):
@@ -453,22 +525,15 @@ class TrainingSet:
         self.features = build_features()
         self.X = self.features.fit_transform(self.normalized).tocsr()
         view = FeatureView(self.features)
-        indices, values, indptr, owner = [], [], [0], []
         self.long = np.zeros(len(texts), dtype=bool)
+        blocks, owner = [], []
         for number, text in enumerate(self.normalized):
             plan = window_plan(text)
-            if plan is None:
-                continue
-            self.long[number] = True
-            for window_indices, window_values in view.windows(text, plan):
-                indices.append(window_indices)
-                values.append(window_values)
-                indptr.append(indptr[-1] + len(window_indices))
-                owner.append(number)
-        self.windows = sparse.csr_matrix(
-            (np.concatenate(values) if values else np.zeros(0),
-             np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64), indptr),
-            shape=(len(owner), view.size))
+            if plan is not None:
+                self.long[number] = True
+                blocks.append(view.window_matrix(text, plan))
+                owner += [number] * len(plan.windows)
+        self.windows = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, view.size))
         self.owner = np.array(owner, dtype=np.int64)
 
     def decisions(self, classify: OneVsRestClassifier, rows: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from server import classifier
+from server.textnorm import normalize_text
 from server.policy import default_pack
 from server.registry import Registry
 from train.dataset import read_corpus
@@ -24,9 +25,45 @@ def test_examples():
 
 def test_fast_single_draft_path_equals_the_pipeline(model, test_examples):
     texts = [e.text for e in test_examples]
-    batch = classifier.scores(model, texts)
-    single = np.vstack([classifier.score(model, t) for t in texts])
+    batch = model.pipeline.predict_proba(texts)
+    single = np.vstack([model.fast.scores(normalize_text(t)) for t in texts])
     assert np.abs(batch - single).max() < 1e-4
+
+
+def test_each_window_row_is_the_tfidf_of_its_sentences_counts(model, test_examples):
+    view = model.fast.view
+    long_texts = [normalize_text(e.text) for e in test_examples if len(e.text) > 600][:25]
+    assert len(long_texts) == 25
+    for text in long_texts:
+        plan = classifier.window_plan(text)
+        matrix = view.window_matrix(text, plan).toarray()
+        assert matrix.shape == (len(plan.windows), view.size)
+        for row, (first, last) in enumerate(plan.windows):
+            # A window's counts are the sum of its sentences' counts (no word bigram across a
+            # sentence boundary), weighted like any draft's.
+            sentences = [view.counts(text[start:end]) for start, end in plan.units[first:last]]
+            indices, values = view.tfidf([classifier._merge(block) for block in zip(*sentences)])
+            expected = np.zeros(view.size)
+            expected[indices] = values
+            assert np.abs(matrix[row] - expected).max() < 1e-9
+
+
+def test_a_long_draft_is_scored_on_its_windows_and_spans_come_from_the_window(model):
+    ordinary = ("What a weekend. We drove up to the lake on Saturday morning and the kids spent the whole "
+                "day in the water while I read on the jetty. Sunday was my mum's seventieth, so the whole "
+                "family squeezed into her little garden for a barbecue and far too much cake. ")
+    risky = "Between us, we're laying off 300 people in March before the results come out, so sell your shares now. "
+    text = ordinary + risky + ordinary.replace("Saturday", "Friday")
+    decision = classifier.decide(model.fast, normalize_text(text))
+    column = model.categories.index("financial")
+    assert decision.plan is not None and decision.source[column] >= 0
+    assert decision.scores[column] > model.fast.scores(normalize_text(text))[column]
+    verdict = classifier.predict(model, text, PACK)
+    financial = next(c for c in verdict.categories if c.id == "financial")
+    assert financial.flagged and financial.threshold == model.long_thresholds["financial"]
+    window_start, window_end = decision.plan.span(int(decision.source[column]))
+    for span in financial.spans:
+        assert window_start <= span.start and span.end <= window_end + 1
 
 
 def test_every_span_points_at_its_own_text_and_flagged_categories_have_spans(model, test_examples):
