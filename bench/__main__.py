@@ -32,6 +32,33 @@ DRAFT = ("So proud of the team this quarter! We shipped the new onboarding flow,
          "Huge thanks to everyone who pitched in!!")
 
 
+# A long post (about 2,000 characters) with the risk in one sentence: scored whole and on windows.
+LONG_DRAFT = (
+    "Some personal news, and a long one, so grab a coffee. Ten years ago this week I walked into "
+    "the old office on Canal Street for an interview I was sure I had failed. I wore a borrowed "
+    "suit, I got the name of the product wrong twice, and the hiring manager still took a chance "
+    "on me. I have been thinking about that a lot lately.\n\nIn those ten years I have moved "
+    "desks six times, learned three programming languages badly and one of them well, shipped "
+    "more releases than I can count, and been part of a team that turned a tiny side project into "
+    "something thousands of people use every day. I have also made every mistake in the book: I "
+    "deleted a production table once (we restored it, nobody panicked, I still think about it), I "
+    "missed my daughter's first school play for a deadline that moved the next day anyway, and I "
+    "learned the hard way that the quiet person in the meeting usually has the best idea. I also "
+    "learned that the coffee machine on the third floor is the only one worth queueing for, and "
+    "that the lift gets stuck on Fridays.\n\n"
+    "A few things I would tell my younger self. Write things down, because you will forget. Ask "
+    "for help early, because people like being asked. Take the holiday. Say thank you in public "
+    "and criticism in private. And between us, the numbers we report next Thursday are way above "
+    "guidance, so anyone holding the stock should sit tight and maybe buy a little more before "
+    "then. Finally, find people you would happily be stuck in an airport with, and work with them "
+    "for as long as they will have you.\n\nTo everyone who has been part of this decade: the "
+    "mentors who answered silly questions at eleven at night, the friends who covered for me when "
+    "my dad was ill, the customers who wrote in to say thank you, and the ones who wrote in to say "
+    "we had broken something, which was usually more useful. Thank you. Here is to the next ten, "
+    "and to many more bad suits and good people along the way. Now, who is coming for cake?"
+)
+
+
 def percentiles(samples_ms: list[float]) -> str:
     ordered = sorted(samples_ms)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -62,6 +89,10 @@ def bench_in_process(models_dir: Path, count: int) -> None:
     print(f"model {version}; draft of {len(DRAFT)} characters")
     time_calls(lambda n: classifier.predict(model, variant(DRAFT, n), pack), 50)  # warm up
     print("in-process, model scores only   ", percentiles(time_calls(lambda n: classifier.score(model, variant(DRAFT, n)), count)))
+    print(f"in-process, model scores only, {len(LONG_DRAFT)}-character draft (whole + windows)",
+          percentiles(time_calls(lambda n: classifier.score(model, variant(LONG_DRAFT, n)), count)))
+    print(f"in-process, full check, {len(LONG_DRAFT)}-character draft",
+          percentiles(time_calls(lambda n: classifier.predict(model, variant(LONG_DRAFT, n), pack), count)))
     print("in-process, full check (+spans)  ", percentiles(time_calls(lambda n: classifier.predict(model, variant(DRAFT, n), pack), count)))
     clean = "Had a lovely weekend hiking with the family, the view from the ridge was worth every step."
     print("in-process, clean draft          ", percentiles(time_calls(lambda n: classifier.predict(model, variant(clean, n), pack), count)))
@@ -85,6 +116,19 @@ def start_server(models_dir: Path, workers: int) -> tuple[subprocess.Popen, str,
             time.sleep(0.1)
     process.kill()
     raise SystemExit("the server did not start")
+
+
+def worker_rss(master: int) -> list[tuple[int, int]]:
+    """(pid, resident kB) of each gunicorn worker: the master's children."""
+    result = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:  # the process ended while we looked
+            continue
+        if fields.get("PPid", "").strip() == str(master):
+            result.append((int(status.parent.name), int(fields["VmRSS"].split()[0])))
+    return sorted(result)
 
 
 def bench_http(models_dir: Path, count: int, concurrency: int, workers: int) -> None:
@@ -112,6 +156,8 @@ def bench_http(models_dir: Path, count: int, concurrency: int, workers: int) -> 
             elapsed = time.perf_counter() - started
             done = (count // concurrency) * concurrency
             print(f"  {name} at concurrency {concurrency}: {done / elapsed:7.0f} requests/s ({done} requests, 0 errors)")
+        for pid, rss in worker_rss(process.pid):
+            print(f"  worker {pid}: resident memory {rss / 1024:.0f} MB after the run")
     finally:
         process.terminate()
         process.wait(timeout=10)

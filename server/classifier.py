@@ -442,6 +442,10 @@ THRESHOLD_GRID = np.round(np.arange(0.20, 0.96, 0.01), 2)
 # The share of clean drafts that may be flagged on held-out scores. "Helpful, not a nag": when
 # the per-category choice flags more, thresholds rise where that costs the fewest true warnings.
 CLEAN_FLAGGED_TARGET = 0.03
+# No threshold rises more than this above its own best F-beta choice: one category whose
+# held-out positives all score high would otherwise absorb the whole cap, and be deaf to the
+# subtler cases the held-out writers did not happen to write.
+MAX_RAISE = 0.15
 
 
 def choose_thresholds(y: np.ndarray, scores: np.ndarray, long: np.ndarray,
@@ -454,6 +458,7 @@ def choose_thresholds(y: np.ndarray, scores: np.ndarray, long: np.ndarray,
     for s, rows in enumerate(subsets):
         for c in range(len(categories)):
             chosen[s, c] = choose_threshold(y[rows, c], scores[rows, c])
+    best_f = chosen.copy()
     clean = ~y.any(axis=1)
     subset_of = np.zeros(len(y), dtype=np.int64) if len(subsets) == 1 else long.astype(np.int64)
 
@@ -474,7 +479,7 @@ def choose_thresholds(y: np.ndarray, scores: np.ndarray, long: np.ndarray,
                 if not mine.any():
                     continue
                 target = np.ceil(scores[mine, c].min() * 100 + 1e-6) / 100
-                if target > THRESHOLD_GRID[-1]:
+                if target > min(THRESHOLD_GRID[-1], best_f[s, c] + MAX_RAISE):
                     continue
                 dropped = in_subset & current[:, c] & (scores[:, c] < target)
                 saved = int(np.sum(dropped & mine))

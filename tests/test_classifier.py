@@ -108,17 +108,39 @@ def test_clear_risks_are_flagged(model, text, category):
     assert category in classifier.predict(model, text, PACK).flagged_ids
 
 
-# Floors set a little below what the default corpus measured (see BENCHMARKS.md / the model
-# report): a change that makes the classifier clearly worse fails here.
-MIN_MICRO_F1 = 0.80
-MAX_CLEAN_FLAGGED = 0.09
+# Floors a little below what the default corpus measured on drafts by writers the model never
+# saw (BENCHMARKS.md, the model report): a change that makes the classifier clearly worse fails
+# here. The targets are micro-F1 >= 0.85, every category's recall >= 0.75, long-draft
+# recall >= 0.75, clean drafts flagged <= 4% and hard negatives <= 6%; confidential's recall
+# (0.63) is below its target, and its floor says where it stands, not where it should be.
+MIN_MICRO_F1 = 0.85
+MAX_CLEAN_FLAGGED = 0.04
+MAX_HARD_NEGATIVES_FLAGGED = 0.06
+MIN_LONG_RECALL = 0.80
+MIN_RECALL = {"confidential": 0.60, "financial": 0.75, "privacy": 0.78, "harassment": 0.92,
+              "disparagement": 0.80, "unauthorized": 0.90, "security": 0.87, "ip": 0.92}
+MIN_SECONDARY_MICRO_F1 = 0.87
 
 
-def test_quality_on_the_separately_written_test_file(trained_metadata):
+def test_quality_on_drafts_by_writers_the_model_never_saw(trained_metadata):
     metrics = trained_metadata["metrics"]
-    assert metrics["examples"] >= 500
+    assert trained_metadata["test_source"] == "unseen-writers.jsonl"
+    assert metrics["examples"] >= 1500
     assert metrics["micro"]["f1"] >= MIN_MICRO_F1, metrics["micro"]
     assert metrics["clean_flagged_rate"] <= MAX_CLEAN_FLAGGED, metrics["clean_flagged_rate"]
+    assert metrics["hard_negative_flagged_rate"] <= MAX_HARD_NEGATIVES_FLAGGED, metrics["hard_negative_flagged_rate"]
+    assert metrics["by_length"]["long (>400)"]["recall"] >= MIN_LONG_RECALL, metrics["by_length"]
     for category, figures in metrics["per_category"].items():
-        assert figures["support"] >= 20, category
-        assert figures["f1"] >= 0.6, (category, figures)
+        assert figures["support"] >= 100, category
+        assert figures["recall"] >= MIN_RECALL[category], (category, figures)
+
+
+def test_quality_on_the_secondary_test_file(trained_metadata):
+    (secondary,) = trained_metadata["secondary_tests"]
+    assert secondary["source"] == "test.jsonl"
+    assert secondary["metrics"]["micro"]["f1"] >= MIN_SECONDARY_MICRO_F1, secondary["metrics"]["micro"]
+
+
+def test_training_holds_out_whole_writers(trained_metadata):
+    assert trained_metadata["train_writers"] >= 13
+    assert trained_metadata["train_examples"] >= 10_000

@@ -141,3 +141,90 @@ def test_cli_reports_missing_paths_and_bad_arguments(tmp_path):
     bad_flag = run_train("--seed", "many")
     assert bad_flag.returncode == 2 and "invalid int value" in bad_flag.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_rows_are_grouped_by_their_writer(tmp_path):
+    rows = [{"id": "a", "text": "one", "labels": [], "writer": "ada"},
+            {"id": "b", "text": "two", "labels": []}]
+    examples = parse_examples(json.dumps(rows[0]).encode() + b"\n" + json.dumps(rows[1]).encode(),
+                              "slice.jsonl", CATEGORIES)
+    assert [e.group for e in examples] == ["writer:ada", "slice"]
+
+
+def test_folds_keep_writers_whole_and_spread_company_examples():
+    from server.classifier import assign_folds
+    groups = ["writer:a"] * 5 + ["writer:b"] * 4 + ["writer:c"] * 3 + ["company:upload"] * 6
+    folds = assign_folds(groups, 3)
+    for writer in ("writer:a", "writer:b", "writer:c"):
+        assert len({folds[i] for i, g in enumerate(groups) if g == writer}) == 1
+    assert len({folds[i] for i, g in enumerate(groups) if g == "writer:a"} |
+               {folds[i] for i, g in enumerate(groups) if g == "writer:b"} |
+               {folds[i] for i, g in enumerate(groups) if g == "writer:c"}) == 3
+    company = [int(folds[i]) for i, g in enumerate(groups) if g.startswith("company:")]
+    assert sorted(company) == [0, 0, 1, 1, 2, 2]
+
+
+def synthetic_scores(tail_high: float):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    # Two categories. Most drafts score low on both; a tenth of them reach up to `tail_high`;
+    # positives score from 0.55 up.
+    y = np.zeros((1000, 2), dtype=np.int8)
+    y[:150, 0] = 1
+    y[150:300, 1] = 1
+    scores = rng.uniform(0.0, 0.5, size=(1000, 2))
+    tail = rng.random(1000) < 0.1
+    scores[tail] = rng.uniform(0.5, tail_high, size=(tail.sum(), 2))
+    scores[:150, 0] = rng.uniform(0.55, 1.0, 150)
+    scores[150:300, 1] = rng.uniform(0.55, 1.0, 150)
+    return y, scores
+
+
+def clean_flagged(y, scores, thresholds) -> float:
+    flagged = (scores[:, 0] >= thresholds["a"]) | (scores[:, 1] >= thresholds["b"])
+    return flagged[~y.any(axis=1)].mean()
+
+
+def test_thresholds_rise_from_the_best_f_beta_until_the_clean_share_is_met():
+    import numpy as np
+    from server import classifier
+    y, scores = synthetic_scores(0.8)
+    short, _ = classifier.choose_thresholds(y, scores, np.zeros(1000, dtype=bool), ["a", "b"])
+    best = {name: classifier.choose_threshold(y[:, column], scores[:, column]) for name, column in (("a", 0), ("b", 1))}
+    assert best != short  # the per-category choice alone flags too many clean drafts here
+    assert clean_flagged(y, scores, best) > classifier.CLEAN_FLAGGED_TARGET
+    assert clean_flagged(y, scores, short) <= classifier.CLEAN_FLAGGED_TARGET
+    for name in ("a", "b"):
+        assert best[name] <= short[name] <= best[name] + classifier.MAX_RAISE + 1e-9
+        if short[name] > best[name]:  # raised only as far as needed
+            lower = dict(short, **{name: round(short[name] - 0.01, 2)})
+            assert clean_flagged(y, scores, lower) > classifier.CLEAN_FLAGGED_TARGET
+
+
+def test_no_threshold_rises_past_its_limit_even_if_the_cap_is_missed():
+    import numpy as np
+    from server import classifier
+    y, scores = synthetic_scores(1.0)  # some clean drafts score as high as positives
+    short, _ = classifier.choose_thresholds(y, scores, np.zeros(1000, dtype=bool), ["a", "b"])
+    for name, column in (("a", 0), ("b", 1)):
+        best = classifier.choose_threshold(y[:, column], scores[:, column])
+        assert short[name] <= best + classifier.MAX_RAISE + 1e-9
+
+
+def test_cross_validation_holds_out_each_writer(tmp_path):
+    rows = []
+    for writer in ("ada", "bo", "cy"):
+        for i, (text, labels) in enumerate(SMALL):
+            rows.append({"id": f"{writer}-{i}", "writer": writer, "text": f"{text} ({writer} {i})", "labels": labels})
+    data = write_jsonl(tmp_path / "writers.jsonl", rows)
+    result = run_train("--cross-validate", "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [line.split("|")[1].strip() for line in table] == ["ada", "bo", "cy"]
+    assert "Median micro-F1 over 3 held-out writers" in result.stdout
+
+
+def test_cross_validation_needs_three_writers(tmp_path):
+    train_dir, _ = small_corpus(tmp_path)
+    result = run_train("--cross-validate", "--data", str(train_dir))
+    assert result.returncode == 1 and "at least 3 writers" in result.stderr
