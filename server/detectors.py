@@ -195,6 +195,11 @@ class _Taken:
         return True
 
 
+# A warning shows a few spans; a pasted list of thousands of addresses needs no more findings
+# than this per detector to be flagged, and more would only cost time.
+MAX_FINDINGS_PER_DETECTOR = 100
+
+
 def detect(text: str, normalized: Optional[Normalized] = None) -> list[Finding]:
     """All findings in `text`, as offsets into `text`; earlier detectors win overlaps."""
     normalized = normalized or normalize(text)
@@ -202,7 +207,10 @@ def detect(text: str, normalized: Optional[Normalized] = None) -> list[Finding]:
     taken = _Taken()
     for detector in DETECTORS:
         haystack = normalized.text if detector.on_normalized else text
+        kept = 0
         for start, end in scan(detector, haystack):
+            if kept == MAX_FINDINGS_PER_DETECTOR:
+                break
             if detector.on_normalized:
                 start, end = normalized.to_original(start, end)
             # Values are judged on what was typed (case and symbols), not on the folded text.
@@ -210,6 +218,7 @@ def detect(text: str, normalized: Optional[Normalized] = None) -> list[Finding]:
                 continue
             if taken.claim(start, end):
                 findings.append(Finding(detector.category, start, end, detector.name, detector.hard))
+                kept += 1
     return findings
 
 

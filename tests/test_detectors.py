@@ -84,3 +84,11 @@ def test_normalisation_undoes_leetspeak_spacing_and_width_but_not_real_tokens():
     assert normalize("p.a.s.s.w.o.r.d and s e c r e t").text == "password and secret"
     assert normalize("Q3 Web3 4417 B2B").text == "q3 web3 4417 b2b"
     assert normalize("ｆｕｌｌ\u200bwidth").text == "fullwidth"
+
+
+def test_findings_per_detector_are_capped_but_every_kind_is_still_found():
+    from server.detectors import MAX_FINDINGS_PER_DETECTOR
+    text = "a@b.cc " * 1000 + "card 4111 1111 1111 1111 " + "x@y.org " * 500
+    found_kinds = [f.detector for f in detect(text)]
+    assert found_kinds.count("email") == MAX_FINDINGS_PER_DETECTOR
+    assert "payment_card" in found_kinds
