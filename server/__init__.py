@@ -50,7 +50,9 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     csrf.init_app(app)
     csrf.exempt(api.bp)
     csrf.exempt(admin.bp)
-    CORS(app, resources={r"/v1/*": {"origins": app.config["CORS_ORIGINS"]}},
+    # The extension's API only: the admin API is for scripts and the same-origin console, so no
+    # extension (nor any page) gets CORS headers for it.
+    CORS(app, resources={r"/v1/(?!admin(/|$)).*": {"origins": app.config["CORS_ORIGINS"]}},
          allow_headers=["Content-Type", "Authorization"], max_age=600)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)

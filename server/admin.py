@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from server import actions, jobs
 from server.policy import PolicyPack
+from server.extensions import limiter
 from server.web import ApiError, json_body, require_token, state
 from train.dataset import DatasetError
 
@@ -35,6 +36,13 @@ def allow_large_uploads() -> None:
 @require_token("ADMIN_TOKEN", closed_when_unset=True)
 def _authenticate() -> None:
     """Every route of this blueprint needs the admin token; none can forget it."""
+
+
+# Wrong or missing tokens count against a per-client limit; past it, the client gets 429 for
+# the rest of the window, right token or not, so guessing the token is slow.
+limiter.limit(lambda: current_app.config["ADMIN_AUTH_FAILURE_LIMIT"],
+              exempt_when=lambda: not current_app.config["ADMIN_AUTH_FAILURE_LIMIT"],
+              deduct_when=lambda response: response.status_code in (401, 403))(bp)
 
 
 def query_int(name: str, default: int, low: int, high: int) -> int:

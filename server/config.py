@@ -59,6 +59,8 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         # Admin console and jobs.
         "ADMIN_UPLOAD_MAX_BYTES": int(get("ADMIN_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024))),
         "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Wrong admin API tokens per client before it gets 429 for the rest of the window.
+        "ADMIN_AUTH_FAILURE_LIMIT": get("ADMIN_AUTH_FAILURE_LIMIT", "10 per minute"),
         # A console login lasts this long (the server-side session and the cookie alike).
         "PERMANENT_SESSION_LIFETIME": int(float(get("ADMIN_SESSION_HOURS", "8")) * 3600),
         # A training job whose process has not reported for this long is marked failed.

@@ -6,6 +6,8 @@ check API, the extension, training — reads it from here.
 """
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import json
 import re
 from pathlib import Path
@@ -41,6 +43,16 @@ class Category(BaseModel):
     def _id_shape(cls, value: str) -> str:
         if not CATEGORY_ID.match(value):
             raise ValueError("must be lowercase letters, digits or _ (max 32), starting with a letter")
+        return value
+
+    @field_validator("policy_ref")
+    @classmethod
+    def _web_link(cls, value: str) -> str:
+        # The extension renders it as a link: javascript:, data: and the like are refused.
+        if value:
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError("must be empty or an http:// or https:// address")
         return value
 
 

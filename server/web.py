@@ -144,6 +144,9 @@ def require_token(config_key: str, closed_when_unset: bool) -> Callable:
                 raise ApiError(401, "missing bearer token: send Authorization: Bearer <token>",
                                headers={"WWW-Authenticate": 'Bearer realm="draftguard"'})
             if not hmac.compare_digest(given.encode(), expected.encode()):
+                if closed_when_unset:  # the admin API: a wrong token may be someone guessing
+                    state("store").record("unknown", "auth.failed",
+                                          {"path": request.path, "client": request.remote_addr or ""})
                 raise ApiError(403, "the bearer token is not valid")
             return view(*args, **kwargs)
 

@@ -59,6 +59,7 @@ def app_config(models_dir: Path, data_dir: Path, **overrides) -> dict:
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "CHECK_RATE_LIMIT": "",
         "FEEDBACK_RATE_LIMIT": "",
+        "ADMIN_AUTH_FAILURE_LIMIT": "",
         "SECRET_KEY": "test-secret",
         **overrides,
     }
@@ -100,6 +101,7 @@ def start_server(models_dir: Path, data_dir: Path, workers: int = 2, **env_overr
         "DRAFTGUARD_ADMIN_TOKEN": ADMIN_TOKEN,
         "DRAFTGUARD_CHECK_RATE_LIMIT": "",
         "DRAFTGUARD_FEEDBACK_RATE_LIMIT": "",
+        "DRAFTGUARD_ADMIN_AUTH_FAILURE_LIMIT": "",
         "DRAFTGUARD_SECRET_KEY": "test-secret",
         **env_overrides,
     }

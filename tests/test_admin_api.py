@@ -82,7 +82,10 @@ def test_every_admin_route_refuses_without_the_right_token_and_changes_nothing(
     response = send(client, method, path, body, headers, models_dir)
     assert response.status_code == status
     assert response.get_json()["error"]["status"] == status
-    assert state_snapshot(app, models_dir) == before
+    after = state_snapshot(app, models_dir)
+    assert after[1:] == before[1:]
+    # A wrong token (not a missing one) leaves one audit entry, and nothing else changes.
+    assert after[0] == before[0] + (1 if status == 403 else 0)
 
 
 @pytest.mark.parametrize("method, path, body", ROUTES)
@@ -445,3 +448,44 @@ def test_the_audit_log_pages(client):
     page = client.get("/v1/admin/audit?limit=2&offset=1", headers=AUTH).get_json()
     assert page["total"] == 3 and len(page["items"]) == 2
     assert all(set(item) >= {"at", "actor", "action", "detail"} for item in page["items"])
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "data:text/html,hi", "ftp://example.com/x", "intranet/policy"])
+def test_a_policy_link_must_be_a_web_address(client, link):
+    pack = client.get("/v1/admin/policy", headers=AUTH).get_json()
+    pack["categories"][0]["policy_ref"] = link
+    response = client.put("/v1/admin/policy", json=pack, headers=AUTH)
+    assert response.status_code == 400 and "http://" in response.get_json()["error"]["message"]
+    assert client.get("/v1/admin/policy", headers=AUTH).get_json()["version"] == pack["version"]
+
+
+EXTENSION_ORIGIN = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+
+
+def test_cors_headers_go_to_the_extension_api_only(client):
+    check = client.post("/v1/check", json={"text": "hello"}, headers={"Origin": EXTENSION_ORIGIN})
+    assert check.headers.get("Access-Control-Allow-Origin") == EXTENSION_ORIGIN
+    for path in ("/v1/admin/models", "/v1/admin"):
+        for response in (client.get(path, headers={**AUTH, "Origin": EXTENSION_ORIGIN}),
+                         client.options(path, headers={"Origin": EXTENSION_ORIGIN,
+                                                       "Access-Control-Request-Method": "GET"})):
+            assert "Access-Control-Allow-Origin" not in response.headers, path
+
+
+def test_a_wrong_admin_token_is_audited_without_the_token(client):
+    guess = "not-the-token-0123"
+    assert client.get("/v1/admin/models", headers={"Authorization": f"Bearer {guess}"}).status_code == 403
+    entry = client.get("/v1/admin/audit", headers=AUTH).get_json()["items"][0]
+    assert entry["action"] == "auth.failed" and entry["detail"]["path"] == "/v1/admin/models"
+    assert guess not in str(entry)
+
+
+def test_wrong_admin_tokens_are_throttled_per_client(models_dir, tmp_path):
+    app = create_app(app_config(models_dir, tmp_path / "data", ADMIN_AUTH_FAILURE_LIMIT="3 per minute"))
+    client = app.test_client()
+    wrong = {"Authorization": "Bearer guess"}
+    assert [client.get("/v1/admin/models", headers=wrong).status_code for _ in range(3)] == [403] * 3
+    assert client.get("/v1/admin/models", headers=wrong).status_code == 429
+    # Past the limit even the right token waits: guessing gains nothing by trying it.
+    refused = client.get("/v1/admin/models", headers=AUTH)
+    assert refused.status_code == 429 and refused.get_json()["error"]["status"] == 429
