@@ -28,6 +28,7 @@ model: venv
 
 run: model
 	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - \
+		--logger-class server.logs.GunicornLogger \
 		--access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' 'server:create_app()'
 
 # The real browser (Debian's chromium) and the fixture pages' editors (npm).

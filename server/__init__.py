@@ -11,7 +11,7 @@ from typing import Optional
 from flask import Flask
 from flask_cors import CORS
 
-from server import admin, api, cli, config, console
+from server import admin, api, cli, config, console, logs
 from server.extensions import csrf, limiter
 from server.policy import PolicyStore
 from server.registry import Registry, watch_active_model
@@ -32,6 +32,7 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_TEXT_CHARS"] * 4 + 64 * 1024
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.install()
 
     registry = Registry(app.config["MODELS_DIR"])
     store = Store(app.config["DATABASE"])

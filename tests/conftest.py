@@ -109,7 +109,8 @@ def start_server(models_dir: Path, data_dir: Path, workers: int = 2, **env_overr
     process = subprocess.Popen(
         # Several servers run side by side; gunicorn's control socket is one path per user.
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--no-control-socket", "server:create_app()"],
+         "--no-control-socket", "--access-logfile", "-", "--logger-class", "server.logs.GunicornLogger",
+         "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms', "server:create_app()"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

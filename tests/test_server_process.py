@@ -52,3 +52,12 @@ def test_no_draft_text_reaches_the_server_log(live_server):
     logs = "".join(p.read_text(errors="replace") for p in live_server.data_dir.parent.glob("gunicorn-*.log"))
     assert "Booting worker" in logs  # we are reading the right log
     assert "Unique-draft-marker-7Q" not in logs and "Zebra42" not in logs
+
+
+def test_a_newline_in_a_url_cannot_forge_a_log_line(live_server):
+    forged = "/v1/nothing%0a127.0.0.1%20%22GET%20/admin%22%20200%20-%200ms%0d%1b[31m"
+    assert requests.get(live_server.url + forged, timeout=10).status_code == 404
+    lines = "".join(p.read_text(errors="replace") for p in live_server.data_dir.parent.glob("gunicorn-*.log")).splitlines()
+    logged = [line for line in lines if "/v1/nothing" in line]
+    assert len(logged) == 1 and "\\x0a127.0.0.1" in logged[0] and "\\x1b" in logged[0]
+    assert not any(line.startswith('127.0.0.1 "GET /admin"') for line in lines)
