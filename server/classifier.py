@@ -625,10 +625,11 @@ def load(path: Path, expected_sha256: str) -> Model:
     data = Path(path).read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
-        raise ModelIntegrityError(f"{path}: sha256 {actual[:12]}… does not match the registry")
+        raise ModelIntegrityError(f"{Path(path).parent.name}/{Path(path).name}: sha256 {actual[:12]}… "
+                                  "does not match the registry")
     model = joblib.load(io.BytesIO(data))
     if not isinstance(model, Model):
-        raise ModelIntegrityError(f"{path}: not a Draftguard model")
+        raise ModelIntegrityError(f"{Path(path).parent.name}/{Path(path).name}: not a Draftguard model")
     return model
 
 

@@ -21,7 +21,7 @@ from typing import Optional
 
 from server import classifier
 from server.fileio import atomic_write_json
-from server.watched import Loaded, Watched, file_stamp
+from server.watched import Fallback, Loaded, Watched, file_stamp
 
 INDEX = "registry.json"
 ARTIFACT = "model.joblib"
@@ -57,7 +57,7 @@ class Registry:
         except FileNotFoundError:
             return {"active": None, "versions": {}}
         except (OSError, ValueError) as exc:
-            raise RegistryError(f"{self.index_path} is unreadable: {exc}") from None
+            raise RegistryError(f"{INDEX} is unreadable: {exc}") from None
         index.setdefault("active", None)
         index.setdefault("versions", {})
         return index
@@ -123,17 +123,66 @@ class Registry:
         except FileNotFoundError:
             raise RegistryError(f"artifact of {version} is missing") from None
 
-    def stamp(self) -> Optional[tuple[int, int]]:
+    def newest_verified(self, exclude: str) -> Optional[tuple[str, classifier.Model]]:
+        """The newest registered version other than `exclude` whose artifact verifies."""
+        for meta in self.versions():
+            if meta["version"] == exclude:
+                continue
+            try:
+                return meta["version"], self.load(meta["version"])
+            except (RegistryError, classifier.ModelIntegrityError, OSError):
+                continue
+        return None
+
+    def stamp(self) -> Optional[tuple[int, int, int]]:
         return file_stamp(self.index_path)
+
+    def artifact_stamp(self, version: Optional[str]) -> Optional[tuple[int, int, int]]:
+        return file_stamp(self.version_dir(version) / ARTIFACT) if version else None
 
 
 def watch_active_model(registry: Registry) -> Watched[classifier.Model]:
+    """The active model, re-verified whenever registry.json or the active artifact changes on
+    disk (mtime, size or inode: a flipped byte, a deleted or replaced file).
+
+    When the active version cannot be loaded, the worker keeps the copy it already holds (it
+    was verified when loaded) or, after a restart, serves the newest version that verifies;
+    either way /healthz says "degraded" and why. Once the file is good again, the next request
+    notices the change and serves the active version again."""
+    known = {"index": object(), "active": None}
+    verified: dict[str, object] = {}  # version -> artifact stamp when it was verified
+
+    def active_version() -> Optional[str]:
+        try:
+            return registry.active_version()
+        except RegistryError:
+            return None
+
+    def stamp() -> tuple:
+        index = registry.stamp()
+        if index != known["index"]:  # read registry.json only when it changed
+            known["index"], known["active"] = index, active_version()
+        return index, registry.artifact_stamp(known["active"])
+
     def load(previous: Optional[Loaded[classifier.Model]]) -> Optional[Loaded[classifier.Model]]:
         version = registry.active_version()
         if version is None:
             raise RegistryError("no active model: run `python -m train`")
-        if previous is not None and previous.name == version:
+        artifact = registry.artifact_stamp(version)
+        if previous is not None and previous.name == version and verified.get(version) == artifact:
             return previous  # the index changed (a new candidate), the active model did not
-        return Loaded(version, registry.load(version))
+        try:
+            loaded = Loaded(version, registry.load(version))
+        except (RegistryError, classifier.ModelIntegrityError, OSError, ValueError) as exc:
+            reason = f"active model {version} cannot be loaded ({exc})"
+            if previous is not None:
+                raise Fallback(previous, f"{reason}; still serving {previous.name}, verified when it was loaded") from None
+            fallback = registry.newest_verified(exclude=version)
+            if fallback is None:
+                raise RegistryError(f"{reason}; no other version verifies") from None
+            verified[fallback[0]] = registry.artifact_stamp(fallback[0])
+            raise Fallback(Loaded(*fallback), f"{reason}; serving {fallback[0]}, the newest version that verifies") from None
+        verified[version] = artifact
+        return loaded
 
-    return Watched(registry.stamp, load)
+    return Watched(stamp, load)

@@ -9,13 +9,13 @@ from typing import Callable, Generic, Optional, TypeVar
 T = TypeVar("T")
 
 
-def file_stamp(path: Path) -> Optional[tuple[int, int]]:
-    """What changes when a file is replaced: cheap enough to ask on every request."""
+def file_stamp(path: Path) -> Optional[tuple[int, int, int]]:
+    """What changes when a file is replaced or rewritten: cheap enough to ask on every request."""
     try:
         stat = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return stat.st_mtime_ns, stat.st_size
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,16 @@ class Loaded(Generic[T]):
     """A value together with the name it was loaded under (a model version, a pack version)."""
     name: str
     value: T
+
+
+class Fallback(Exception):
+    """Raised by a loader that could not load what it should, but found something safe to
+    serve meanwhile: `loaded` serves, and `reason` is reported as the problem."""
+
+    def __init__(self, loaded: "Loaded", reason: str):
+        super().__init__(reason)
+        self.loaded = loaded
+        self.reason = reason
 
 
 class Watched(Generic[T]):
@@ -53,6 +63,9 @@ class Watched(Generic[T]):
                             self.problem = None
                         elif self._loaded is None:
                             self.problem = "nothing to load yet"
+                    except Fallback as fallback:
+                        self._loaded = fallback.loaded
+                        self.problem = fallback.reason
                     except Exception as exc:  # keep serving the last good value, whatever broke
                         self.problem = str(exc) or exc.__class__.__name__
                     self._seen = stamp

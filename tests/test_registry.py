@@ -31,10 +31,10 @@ def test_server_without_a_loadable_model_stays_up_and_says_so(models_dir, tmp_pa
     assert check.status_code == 503 and check.get_json()["error"]["code"] == "unavailable"
 
 
-def _register_copy(registry: Registry, version: str) -> str:
+def _register_copy(registry: Registry, version: str, created: str = "2099-01-01T00:00:00+00:00") -> str:
     """Register the active model again under a new version name (a cheap 'retrain')."""
     model = registry.load(registry.active_version())
-    registry.add(version, model, {"created": "2099-01-01T00:00:00+00:00"}, "# copy\n")
+    registry.add(version, model, {"created": created}, "# copy\n")
     return version
 
 
@@ -84,3 +84,50 @@ def test_registry_index_records_sha256_and_metadata_matches(models_dir):
     assert {"version", "created", "data_hash", "metrics", "thresholds", "libraries", "sha256"} <= set(metadata)
     listed = registry.versions()
     assert listed[0]["version"] == version and listed[0]["active"] is True
+
+
+def _flip_a_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip", "delete"])
+def test_a_damaged_active_artifact_is_noticed_at_once_and_recovered_from(models_dir, tmp_path, damage):
+    registry = Registry(models_dir)
+    active = registry.active_version()
+    artifact = registry.version_dir(active) / "model.joblib"
+    original = artifact.read_bytes()
+    client = create_app(app_config(models_dir, tmp_path / "data")).test_client()
+    assert client.get("/healthz").get_json()["status"] == "ok"
+
+    _flip_a_byte(artifact) if damage == "flip" else artifact.unlink()
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "degraded" and health["model_version"] == active
+    assert ("sha256" if damage == "flip" else "missing") in health["detail"]
+    assert str(tmp_path) not in health["detail"]  # no absolute paths
+    assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == active
+
+    artifact.write_bytes(original)
+    assert client.get("/healthz").get_json() == {**health, "status": "ok", "detail": None}
+
+
+def test_a_worker_restarted_while_the_artifact_is_bad_serves_the_newest_version_that_verifies(models_dir, tmp_path):
+    registry = Registry(models_dir)
+    active = registry.active_version()
+    older = _register_copy(registry, "2000-01-01T00-00-00Z-0ld1", "2000-01-01T00:00:00+00:00")
+    newer = _register_copy(registry, "2098-01-01T00-00-00Z-n3w1", "2098-01-01T00:00:00+00:00")
+    registry.activate(active)
+    artifact = registry.version_dir(active) / "model.joblib"
+    original = artifact.read_bytes()
+    _flip_a_byte(artifact)
+
+    client = create_app(app_config(models_dir, tmp_path / "data")).test_client()  # the restart
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "degraded" and health["model_version"] == newer != older
+    assert f"active model {active} cannot be loaded" in health["detail"] and str(tmp_path) not in health["detail"]
+    assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == newer
+
+    artifact.write_bytes(original)  # fixed on disk: the worker recovers by itself
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == active
