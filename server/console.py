@@ -23,6 +23,7 @@ from server import actions, jobs
 from server.admin import query_int
 from server.extensions import configured_limit
 from server.policy import PolicyError, parse_pack
+from server.registry import RegistryError
 from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state
 from train.dataset import DatasetError
 
@@ -121,6 +122,12 @@ def _http_error(exc: HTTPException):
     if exc.code == 429:
         return _error_page(429, f"Too many attempts (the limit is {exc.description}). Wait a minute and try again.")
     return _error_page(exc.code or 500, exc.description)
+
+
+@bp.errorhandler(RegistryError)
+def _registry_unusable(exc: RegistryError):
+    return _error_page(503, f"The model registry cannot be used: {exc}. Checks keep being answered by the model "
+                            "each worker has; restore models/registry.json from a backup.")
 
 
 @bp.errorhandler(Exception)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
@@ -93,17 +94,22 @@ class Registry:
         folder = self.version_dir(version)
         if folder.exists():
             raise RegistryError(f"version {version} already exists")
+        self.read_index()  # an unreadable registry stops here, before anything is written
         folder.mkdir(parents=True)
-        sha256 = classifier.save(model, folder / ARTIFACT)
-        metadata = {**metadata, "version": version, "sha256": sha256}
-        atomic_write_json(folder / METADATA, metadata)
-        (folder / REPORT).write_text(report, encoding="utf-8")
-        with self._locked():
-            index = self.read_index()
-            index["versions"][version] = {"sha256": sha256, "created": metadata.get("created")}
-            if activate or index["active"] is None:
-                index["active"] = version
-            atomic_write_json(self.index_path, index)
+        try:
+            sha256 = classifier.save(model, folder / ARTIFACT)
+            metadata = {**metadata, "version": version, "sha256": sha256}
+            atomic_write_json(folder / METADATA, metadata)
+            (folder / REPORT).write_text(report, encoding="utf-8")
+            with self._locked():
+                index = self.read_index()
+                index["versions"][version] = {"sha256": sha256, "created": metadata.get("created")}
+                if activate or index["active"] is None:
+                    index["active"] = version
+                atomic_write_json(self.index_path, index)
+        except BaseException:  # a version is registered whole or not at all: no orphan folder
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return metadata
 
     def activate(self, version: str) -> None:

@@ -16,6 +16,8 @@ from flask import Flask, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from server.registry import RegistryError
+
 log = logging.getLogger("draftguard")
 
 
@@ -67,6 +69,11 @@ def register_error_handlers(app: Flask) -> None:
         else:
             message = exc.description or exc.name
         return error_response(exc.code or 500, message, headers=headers)
+
+    @app.errorhandler(RegistryError)
+    def _registry_unusable(exc: RegistryError):
+        return error_response(503, f"the model registry cannot be used: {exc}. The check API keeps serving the "
+                                   "model it has; restore models/registry.json from a backup", "registry_unavailable")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -131,3 +131,32 @@ def test_a_worker_restarted_while_the_artifact_is_bad_serves_the_newest_version_
     artifact.write_bytes(original)  # fixed on disk: the worker recovers by itself
     assert client.get("/healthz").get_json()["status"] == "ok"
     assert client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"] == active
+
+
+def test_an_unreadable_registry_is_a_clear_503_on_admin_routes_and_checks_go_on(models_dir, tmp_path):
+    from conftest import ADMIN_TOKEN
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    client = create_app(app_config(models_dir, tmp_path / "data")).test_client()
+    active = client.post("/v1/check", json={"text": DRAFT}).get_json()["model_version"]
+    index = Registry(models_dir).index_path
+    index.write_text(index.read_text()[:40])  # truncated
+    for response in (client.get("/v1/admin/models", headers=auth),
+                     client.post(f"/v1/admin/models/{active}/activate", headers=auth),
+                     client.get(f"/v1/admin/models/{active}/compare", headers=auth)):
+        assert response.status_code == 503, response.get_json()
+        error = response.get_json()["error"]
+        assert error["code"] == "registry_unavailable" and "registry.json is unreadable" in error["message"]
+        assert str(tmp_path) not in error["message"]
+    check = client.post("/v1/check", json={"text": DRAFT})
+    assert check.status_code == 200 and check.get_json()["model_version"] == active
+    assert client.get("/healthz").get_json()["status"] == "degraded"
+
+
+def test_a_version_is_registered_whole_or_leaves_nothing_behind(models_dir):
+    registry = Registry(models_dir)
+    model = registry.load(registry.active_version())
+    before = sorted(p.name for p in models_dir.iterdir())
+    registry.index_path.write_text("{ not json")
+    with pytest.raises(RegistryError):
+        registry.add("2099-01-01T00-00-00Z-0rph", model, {"created": "2099"}, "# r\n")
+    assert sorted(p.name for p in models_dir.iterdir()) == before

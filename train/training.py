@@ -213,6 +213,7 @@ def train_and_register(
     """
     started = time.monotonic()
     progress("validating data", 0.02)
+    registry.read_index()  # a registry that cannot take the result fails the job before training
     categories = pack.category_ids
     corpus = read_corpus(train_paths, categories)
     extra = list(extra_examples)
