@@ -577,12 +577,12 @@ def held_out_scores(training: TrainingSet, y: np.ndarray, fold_of: np.ndarray, s
     result = np.zeros(y.shape, dtype=np.float64)
     folds = sorted(set(fold_of.tolist()))
     for number, fold in enumerate(folds):
+        if progress:
+            progress(f"fold {number + 1} of {len(folds)}", (number + 1) / (len(folds) + 2))
         inside, held = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
         classify = fit_classifier(training.X[inside], y[inside], seed,
                                   None if sample_weight is None else sample_weight[inside])
         result[held] = training.decisions(classify, held)
-        if progress:
-            progress(number + 1, len(folds))
     return result
 
 
@@ -592,12 +592,15 @@ def fit(texts: Sequence[str], label_sets: Sequence[Sequence[str]], categories: S
     """Fit the pipeline on every draft; choose thresholds on out-of-group decision scores
     (no fold's model saw the writer of the drafts it scores).
 
-    `sample_weight` lets some drafts count more (an admin's own examples)."""
+    `sample_weight` lets some drafts count more (an admin's own examples); `progress(stage,
+    fraction)` hears of each step."""
     # A category needs positive examples to be learned; with fewer than two it is left to the
     # detectors and company terms.
     categories = tuple(c for c in categories if sum(c in labels for labels in label_sets) >= 2)
     y = _indicator(label_sets, categories)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if progress:
+        progress("computing features", 0.0)
     training = TrainingSet(texts)
     groups = list(groups or ["all"] * len(texts))
     folds = min(FOLDS, len({g for g in groups if not g.startswith(SPREAD_GROUP_PREFIX)}))
@@ -606,6 +609,8 @@ def fit(texts: Sequence[str], label_sets: Sequence[Sequence[str]], categories: S
         thresholds, long_thresholds = choose_thresholds(y, oof, training.long, categories)
     else:
         oof, thresholds, long_thresholds = None, {c: 0.5 for c in categories}, {}
+    if progress:
+        progress("fitting the final model", (folds + 1) / (folds + 2))
     classify = fit_classifier(training.X, y, seed, weights)
     return Model(build_pipeline(training.features, classify), categories, thresholds, long_thresholds,
                  out_of_fold=oof)

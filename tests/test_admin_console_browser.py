@@ -104,10 +104,11 @@ def test_log_in_upload_train_compare_promote(server, page, tmp_path):
     assert "/admin/jobs/" in page.url
     # The page updates itself while the job runs (no eval-based waits: the CSP forbids them).
     expect(page.locator("#job-state")).to_have_text("running", timeout=60_000)
-    expect(page.locator("#job-stage")).to_contain_text("fold", timeout=60_000)
+    # Training the default corpus (20,000 drafts) computes its features for ~30 s before fold 1.
+    expect(page.locator("#job-stage")).to_contain_text("fold", timeout=240_000)
     assert 0.05 < float(page.locator("#job-progress").get_attribute("value")) < 1
     assert 5 <= int(page.locator("#job-percent").inner_text().rstrip("%")) < 100
-    page.wait_for_selector("text=Compare with the active model", timeout=240_000)
+    page.wait_for_selector("text=Compare with the active model", timeout=480_000)
     assert page.locator("#job-state").inner_text() == "succeeded"
     assert float(page.locator("#job-progress").get_attribute("value")) == 1.0
     assert page.locator("#job-percent").inner_text() == "100%"

@@ -221,13 +221,12 @@ def train_and_register(
     test_examples = read_corpus([test_path], categories)
     secondary = [(Path(p), read_corpus([p], categories)) for p in secondary_test_paths if Path(p).exists()]
 
-    def fold_done(done: int, total: int) -> None:
-        progress(f"choosing thresholds (fold {done} of {total})", 0.05 + 0.6 * done / total)
+    def fitting(stage: str, fraction: float) -> None:
+        progress(f"choosing thresholds: {stage}" if "fold" in stage else stage, 0.05 + 0.75 * fraction)
 
-    progress("choosing thresholds", 0.05)
     weights = [1.0] * len(corpus) + [COMPANY_WEIGHT] * len(extra)
     model = classifier.fit([e.text for e in examples], [e.labels for e in examples], categories,
-                           groups=[e.group for e in examples], seed=seed, progress=fold_done,
+                           groups=[e.group for e in examples], seed=seed, progress=fitting,
                            sample_weight=weights if extra else None)
     progress("evaluating on held-out writers", 0.8)
     evaluation = evaluate(model, test_examples, pack)
