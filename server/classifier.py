@@ -297,6 +297,10 @@ class Model:
             self._fast = FastScorer(self.pipeline)
         return self._fast
 
+    def thresholds_for(self, plan: Optional["WindowPlan"]) -> dict[str, float]:
+        """The learnt thresholds that apply to a draft: the long ones when it has windows."""
+        return self.long_thresholds if plan is not None and self.long_thresholds else self.thresholds
+
     def __getstate__(self) -> dict:
         # The fast scorer is derived data, rebuilt after loading; training's scores stay behind.
         return {**self.__dict__, "_fast": None, "out_of_fold": None}
@@ -346,14 +350,15 @@ def _read_terms(name: str) -> list[str]:
 
 
 GROUP, SLUR, NO_MENTION = "xgroupx", "xslurx", "xnomentionx"
+_GROUP_TERMS = _read_terms("identity_terms.txt")
 _PLACEHOLDERS = (
-    (re2.compile(r"\b(?:" + "|".join(re2.escape(t) for t in sorted(_read_terms("identity_terms.txt"), key=len, reverse=True)) + r")\b"), GROUP),
+    (re2.compile(r"\b(?:" + "|".join(re2.escape(t) for t in sorted(_GROUP_TERMS, key=len, reverse=True)) + r")\b"), GROUP),
     (re2.compile(r"\b(?:" + "|".join(re2.escape(t) for t in sorted(SLURS.forms, key=len, reverse=True)) + r")\b"), SLUR),
 )
 
 
 # Every word of every group term and slur: a draft with none of them mentions no group.
-_MENTION_WORDS = {word for term in _read_terms("identity_terms.txt") + SLURS.forms for word in WORD_RE.findall(term)}
+_MENTION_WORDS = {word for term in _GROUP_TERMS + SLURS.forms for word in WORD_RE.findall(term)}
 
 
 def identity_ngrams(normalized_text: str) -> list[str]:
@@ -679,7 +684,7 @@ def _combine(model: Model, text: str, normalized: Normalized, decision: Decision
     if pack.terms:
         findings += find_terms(normalized, ((t.term, t.category) for t in pack.terms))
     column = {c: i for i, c in enumerate(model.categories)}
-    fitted = model.long_thresholds if decision.plan is not None and model.long_thresholds else model.thresholds
+    fitted = model.thresholds_for(decision.plan)
     verdicts = []
     for category in pack.categories:
         threshold = category.threshold or fitted.get(category.id, 0.5)

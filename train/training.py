@@ -187,8 +187,7 @@ def company_holdout(model: classifier.Model, extra: Sequence[Example]) -> Option
         for label in example.labels:
             if label in column:
                 labels += 1
-                thresholds = model.long_thresholds if classifier.window_plan(
-                    textnorm.normalize_text(example.text)) and model.long_thresholds else model.thresholds
+                thresholds = model.thresholds_for(classifier.window_plan(textnorm.normalize_text(example.text)))
                 hits += row[column[label]] >= thresholds[label]
     if not labels:
         return None
