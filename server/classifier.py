@@ -405,7 +405,7 @@ def build_classifier(seed: int = 0) -> OneVsRestClassifier:
     return OneVsRestClassifier(regression, n_jobs=CLASSIFIER_JOBS)
 
 
-# The per-category regressions are fitted side by side on two cores (threads: see fit_classifier).
+# The per-category regressions are fitted side by side on two cores (processes: see fit_classifier).
 CLASSIFIER_JOBS = 2
 
 
@@ -561,12 +561,13 @@ class TrainingSet:
 
 def fit_classifier(X, y: np.ndarray, seed: int = 0, sample_weight: Optional[np.ndarray] = None) -> OneVsRestClassifier:
     classify = build_classifier(seed)
-    # liblinear releases the GIL, so threads share the matrix instead of copying it to processes.
-    # They must find it ready (float64, sorted indices): converting a shared matrix in place
-    # from two threads at once corrupts it.
+    # Processes, not threads: liblinear draws its coordinate order from one global random
+    # generator, so two threads fitting at once make training non-deterministic. joblib
+    # memory-maps the matrix for the worker processes instead of copying it; converting it
+    # once here (float64, sorted indices) spares every worker the same conversion.
     X = sparse.csr_matrix(X, dtype=np.float64)
     X.sort_indices()
-    with joblib.parallel_config(backend="threading"):
+    with joblib.parallel_config(backend="loky"):
         if sample_weight is None:
             return classify.fit(X, y)
         # OneVsRestClassifier passes weights on to each category's regression only through
