@@ -26,10 +26,9 @@ dev-venv: $(VENV)/.dev-stamp
 model: venv
 	$(PY) -m train --if-missing
 
+# Everything else about serving (gevent workers, read timeouts, log format) is in server/serving.py.
 run: model
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - \
-		--logger-class server.logs.GunicornLogger \
-		--access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' 'server:create_app()'
+	$(VENV)/bin/gunicorn -c python:server.serving --bind $(HOST):$(PORT) --workers $(WORKERS) 'server:create_app()'
 
 # The real browser (Debian's chromium) and the fixture pages' editors (npm).
 browser-deps: dev-venv

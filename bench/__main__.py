@@ -17,6 +17,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Sequence
 
 import requests
 
@@ -98,14 +99,16 @@ def bench_in_process(models_dir: Path, count: int) -> None:
     print("in-process, clean draft          ", percentiles(time_calls(lambda n: classifier.predict(model, variant(clean, n), pack), count)))
 
 
-def start_server(models_dir: Path, workers: int) -> tuple[subprocess.Popen, str, Path]:
+def start_server(models_dir: Path, workers: int, extra_args: Sequence[str] = ()) -> tuple[subprocess.Popen, str, Path]:
+    """gunicorn configured as `make run` (server/serving.py), quiet, without rate limits."""
     data_dir = Path(tempfile.mkdtemp(prefix="draftguard-bench-"))
     port = 18000 + os.getpid() % 1000
     env = {**os.environ, "DRAFTGUARD_MODELS_DIR": str(models_dir), "DRAFTGUARD_DATA_DIR": str(data_dir),
            "DRAFTGUARD_CHECK_RATE_LIMIT": "", "DRAFTGUARD_DATABASE": str(data_dir / "bench.sqlite3")}
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                                "--workers", str(workers), "--log-level", "warning", "--no-control-socket",
-                                "server:create_app()"],
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:server.serving",
+                                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                                "--log-level", "warning", "--access-logfile", "/dev/null", "--no-control-socket",
+                                *extra_args, "server:create_app()"],
                                cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -159,9 +162,13 @@ def bench_http(models_dir: Path, count: int, concurrency: int, workers: int) -> 
         for pid, rss in worker_rss(process.pid):
             print(f"  worker {pid}: resident memory {rss / 1024:.0f} MB after the run")
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        stop_server(process, data_dir)
+
+
+def stop_server(process: subprocess.Popen, data_dir: Path) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:

@@ -56,6 +56,9 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         "TEST_DATA": Path(get("TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "unseen-writers.jsonl"))),
         "SECONDARY_TEST_DATA": [Path(p) for p in _split(get("SECONDARY_TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "test.jsonl")))],
         "STATS_FLUSH_SECONDS": float(get("STATS_FLUSH_SECONDS", "5")),
+        # A client that sends nothing for this long, between any two reads of its request, is
+        # disconnected (server/serving.py).
+        "READ_TIMEOUT_SECONDS": float(get("READ_TIMEOUT_SECONDS", "10")),
         # Admin console and jobs.
         "ADMIN_UPLOAD_MAX_BYTES": int(get("ADMIN_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024))),
         "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "10 per minute"),

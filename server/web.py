@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from flask import Flask, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from server.registry import RegistryError
 
@@ -74,6 +74,15 @@ def register_error_handlers(app: Flask) -> None:
     def _registry_unusable(exc: RegistryError):
         return error_response(503, f"the model registry cannot be used: {exc}. The check API keeps serving the "
                                    "model it has; restore models/registry.json from a backup", "registry_unavailable")
+
+    @app.errorhandler(ClientDisconnected)
+    def _body_not_received(exc: ClientDisconnected):
+        # werkzeug reports any failed read of the body as a disconnect; when the socket's read
+        # timeout (server/serving.py) fired, the client is too slow, not gone.
+        if isinstance(exc.__context__, TimeoutError):
+            return error_response(408, "the request body arrived too slowly; send it again", "request_timeout",
+                                  headers={"Connection": "close"})
+        return _http_error(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

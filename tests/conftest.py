@@ -30,6 +30,10 @@ ADMIN_TOKEN = "test-admin-token"
 def trained_models(tmp_path_factory) -> Path:
     """A models folder holding one active version trained on the default corpus."""
     models_dir = tmp_path_factory.mktemp("trained") / "models"
+    already_trained = os.environ.get("DRAFTGUARD_TEST_TRAINED_MODELS")
+    if already_trained:  # a folder `python -m train` made from this corpus: saves minutes locally
+        shutil.copytree(already_trained, models_dir)
+        return models_dir
     defaults = config.from_env()
     train_and_register(Registry(models_dir), default_pack(), defaults["TRAIN_DATA"], defaults["TEST_DATA"],
                        activate=True, secondary_test_paths=defaults["SECONDARY_TEST_DATA"])
@@ -108,9 +112,8 @@ def start_server(models_dir: Path, data_dir: Path, workers: int = 2, **env_overr
     log = open(data_dir.parent / f"gunicorn-{port}.log", "wb")
     process = subprocess.Popen(
         # Several servers run side by side; gunicorn's control socket is one path per user.
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--no-control-socket", "--access-logfile", "-", "--logger-class", "server.logs.GunicornLogger",
-         "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms', "server:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:server.serving", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--no-control-socket", "server:create_app()"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -1,8 +1,15 @@
 """The production server process (gunicorn, several workers) over real HTTP."""
+import json
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from bench.slow_clients import attack
+from tests.conftest import start_server, stop_server
 
 SECRET_DRAFT = "Unique-draft-marker-7Q: the wifi password is Zebra42! and we are acquiring Northwind"
 
@@ -61,3 +68,55 @@ def test_a_newline_in_a_url_cannot_forge_a_log_line(live_server):
     logged = [line for line in lines if "/v1/nothing" in line]
     assert len(logged) == 1 and "\\x0a127.0.0.1" in logged[0] and "\\x1b" in logged[0]
     assert not any(line.startswith('127.0.0.1 "GET /admin"') for line in lines)
+
+
+def test_checks_are_answered_while_slow_clients_and_hostile_drafts_attack(live_server):
+    # Before gevent workers, 20 slow-body clients left an ordinary check without an answer for
+    # 30 s. Answer times are measured by `python -m bench.slow_clients`; this only asks that
+    # every check is answered while the attack is on.
+    result = attack(live_server.url, slow_clients=20, seconds=4)
+    assert result.hostile_sent >= 2, "the hostile drafts were in flight"
+    assert result.unanswered == 0
+    assert len(result.answer_ms) >= 10
+
+
+@pytest.fixture
+def impatient_server(models_dir, tmp_path):
+    (tmp_path / "data").mkdir()
+    server = start_server(models_dir, tmp_path / "data", workers=1, DRAFTGUARD_READ_TIMEOUT_SECONDS="1")
+    yield server
+    stop_server(server)
+
+
+def _raw_connection(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=15)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
+def test_a_client_that_stops_sending_its_body_gets_408_and_is_disconnected(impatient_server):
+    with _raw_connection(impatient_server.url) as sock:
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 500\r\n\r\n{\"text\": \"the wifi pass")
+        started = time.monotonic()
+        answer = _read_all(sock)
+    assert time.monotonic() - started < 10
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert json.loads(body)["error"]["code"] == "request_timeout"
+    # The server goes on answering others.
+    assert requests.post(impatient_server.url + "/v1/check", json={"text": "hello"}, timeout=10).status_code == 200
+
+
+def test_a_silent_connection_is_closed_after_the_read_timeout(impatient_server):
+    with _raw_connection(impatient_server.url) as sock:
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        started = time.monotonic()
+        assert _read_all(sock) == b""
+    assert time.monotonic() - started < 10
