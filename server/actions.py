@@ -15,6 +15,7 @@ from flask import current_app
 
 from server import evaluation
 from server.classifier import ModelIntegrityError
+from server.fileio import StorageError
 from server.policy import PolicyPack
 from server.registry import RegistryError
 from server.store import Conflict, NotFound
@@ -103,13 +104,17 @@ def save_policy(pack: PolicyPack, actor: str) -> PolicyPack:
     state("policy").save(saved)
     before = {t.term for t in current.terms}
     after = {t.term for t in saved.terms}
-    state("store").record(actor, "policy.edit", {
-        "version": saved.version,
-        "categories_changed": [c.id for c in saved.categories if c not in current.categories],
-        "categories_removed": sorted(set(current.category_ids) - set(saved.category_ids)),
-        "terms_added": sorted(after - before),
-        "terms_removed": sorted(before - after),
-    })
+    try:
+        state("store").record(actor, "policy.edit", {
+            "version": saved.version,
+            "categories_changed": [c.id for c in saved.categories if c not in current.categories],
+            "categories_removed": sorted(set(current.category_ids) - set(saved.category_ids)),
+            "terms_added": sorted(after - before),
+            "terms_removed": sorted(before - after),
+        })
+    except StorageError:
+        state("policy").save(current)  # an edit without its audit entry would be half a change
+        raise
     return saved
 
 

@@ -120,7 +120,7 @@ def feedback():
 @bp.get("/healthz")
 def healthz():
     loaded = state("model").current()
-    problems = [p for p in (state("model").problem, state("policy").problem) if p]
+    problems = [p for p in (state("model").problem, state("policy").problem, state("store").storage_problem()) if p]
     if loaded is None:
         status, code = "unavailable", 503
     else:

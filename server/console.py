@@ -23,8 +23,9 @@ from server import actions, jobs
 from server.admin import query_int
 from server.extensions import configured_limit
 from server.policy import PolicyError, parse_pack
+from server.fileio import StorageError
 from server.registry import RegistryError
-from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state
+from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state, storage_error_reply
 from train.dataset import DatasetError
 
 bp = Blueprint("console", __name__, url_prefix="/admin", static_folder="static", static_url_path="/static")
@@ -128,6 +129,12 @@ def _http_error(exc: HTTPException):
 def _registry_unusable(exc: RegistryError):
     return _error_page(503, f"The model registry cannot be used: {exc}. Checks keep being answered by the model "
                             "each worker has; restore models/registry.json from a backup.")
+
+
+@bp.errorhandler(StorageError)
+def _cannot_save(exc: StorageError):
+    status, message, _ = storage_error_reply(exc)
+    return _error_page(status, message[0].upper() + message[1:] + ".")
 
 
 @bp.errorhandler(Exception)

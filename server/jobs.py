@@ -25,6 +25,7 @@ from typing import Callable
 from flask import current_app
 
 from server import config, evaluation
+from server.fileio import StorageError
 from server.policy import PolicyError, load_active_pack
 from server.registry import Registry, RegistryError
 from server.store import LIVE_JOB_STATES, Store
@@ -135,7 +136,7 @@ def _beat(store: Store, job_id: str, stop: threading.Event) -> None:
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, (DatasetError, PolicyError, RegistryError, OSError)):
+    if isinstance(exc, (DatasetError, PolicyError, RegistryError, StorageError, OSError)):
         return str(exc)
     # Unexpected: the frames go to the server log (never locals, which may hold texts).
     log.error("training job failed with %s\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))

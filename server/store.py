@@ -6,6 +6,9 @@ module without touching them. Draft text is stored only in feedback rows whose a
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -14,7 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
+from server.fileio import StorageError
 from train.dataset import Example, duplicate_key
+
+log = logging.getLogger("draftguard")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -109,6 +115,20 @@ class Conflict(Exception):
     """The action does not fit the current state (already reviewed, duplicate, ...)."""
 
 
+# Below this much free space the data folder counts as full in /healthz: SQLite needs room for
+# its journal before a write can succeed.
+MIN_FREE_BYTES = 16 * 1024 * 1024
+
+
+def _storage_fault(exc: sqlite3.OperationalError) -> Optional[StorageError]:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    if code == sqlite3.SQLITE_FULL:
+        return StorageError(full=True)
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+        return StorageError(full=False)
+    return None
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -116,21 +136,54 @@ def utc_now() -> str:
 class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA + ADMIN_SCHEMA)
+        # Why the last write failed for lack of storage, until a write succeeds again.
+        self.failure: Optional[str] = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA + ADMIN_SCHEMA)
+        except (StorageError, OSError) as exc:
+            # A worker restarted while the disk is full must still answer checks.
+            self.failure = f"the database cannot be prepared: {exc}"
+            log.warning("storage: %s", self.failure)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=15)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA synchronous=NORMAL")
+        """One transaction: committed on success, rolled back on error. A full or read-only
+        disk raises StorageError (and nothing of the transaction is kept)."""
         try:
-            with db:  # one transaction: committed on success, rolled back on error
-                yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=15)
+            try:
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA synchronous=NORMAL")
+                with db:
+                    yield db
+                if db.total_changes:
+                    self.failure = None
+            finally:
+                db.close()
+        except sqlite3.OperationalError as exc:
+            fault = _storage_fault(exc)
+            if fault is None:
+                raise
+            self.note_failure(fault)
+            raise fault from exc
+
+    def note_failure(self, fault: StorageError) -> None:
+        self.failure = f"the last write failed: {fault}"
+
+    def storage_problem(self) -> Optional[str]:
+        """Why data cannot be saved now (for /healthz), or None."""
+        folder = self.path.parent
+        try:
+            if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
+                return "the data folder's disk is full"
+        except OSError:
+            return "the data folder cannot be read"
+        if not os.access(folder, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+            return "the data folder is read-only"
+        return self.failure
 
     # --- feedback -----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from flask import Flask, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
+from server.fileio import StorageError
 from server.registry import RegistryError
 
 log = logging.getLogger("draftguard")
@@ -39,7 +40,8 @@ class ApiError(Exception):
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-         422: "unprocessable", 429: "rate_limited", 500: "internal_error", 503: "unavailable"}
+         422: "unprocessable", 429: "rate_limited", 500: "internal_error", 503: "unavailable",
+         507: "insufficient_storage"}
 
 
 def error_response(status: int, message: str, code: Optional[str] = None, headers: Optional[dict] = None,
@@ -75,6 +77,10 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(503, f"the model registry cannot be used: {exc}. The check API keeps serving the "
                                    "model it has; restore models/registry.json from a backup", "registry_unavailable")
 
+    @app.errorhandler(StorageError)
+    def _cannot_save(exc: StorageError):
+        return error_response(*storage_error_reply(exc))
+
     @app.errorhandler(ClientDisconnected)
     def _body_not_received(exc: ClientDisconnected):
         # werkzeug reports any failed read of the body as a disconnect; when the socket's read
@@ -88,6 +94,17 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception):
         log_unexpected(exc)
         return error_response(500, INTERNAL_ERROR)
+
+
+def storage_error_reply(exc: StorageError) -> tuple[int, str, str]:
+    """(status, message, code) for a write refused by the disk; /healthz shows it too."""
+    state("store").note_failure(exc)
+    if exc.full:
+        return 507, "the server's disk is full, so nothing was saved; ask the administrator to free space", \
+            "insufficient_storage"
+    return 503, "the server cannot write to its data or models folder (read-only), so nothing was saved; " \
+                "ask the administrator", \
+        "storage_unavailable"
 
 
 INTERNAL_ERROR = "internal error; the administrator can find details in the server log"
