@@ -8,6 +8,7 @@
     flask --app server examples export FILE      the stored examples as JSONL
     flask --app server models list
     flask --app server models activate VERSION   promote a candidate, or roll back
+    flask --app server models gc [--dry-run]     remove version folders registry.json does not list
 
 Training is `python -m train` (add the company's examples with
 `--data train/data/slices --data exported.jsonl`), or a background job from the console or
@@ -27,6 +28,7 @@ from flask.cli import AppGroup
 
 from server import actions
 from server.console import hash_password
+from server.registry import RegistryError
 from server.store import Conflict, NotFound
 from server.web import ApiError, state
 from train.dataset import DatasetError
@@ -153,6 +155,24 @@ def activate_model(version: str) -> None:
     except ApiError as exc:
         _fail(exc.message)
     click.echo(f"{version} is active (was {previous}).")
+
+
+@models.command("gc")
+@click.option("--dry-run", is_flag=True, help="Only list the folders that would be removed.")
+def remove_orphans(dry_run: bool) -> None:
+    """Remove model folders that registry.json does not list (a training process killed while
+    saving leaves one). Folders younger than ten minutes may still be being saved: kept."""
+    registry = state("registry")
+    try:
+        orphans = registry.orphans() if dry_run else registry.remove_orphans()
+    except RegistryError as exc:
+        _fail(f"{exc}; nothing was removed")
+    if not orphans:
+        click.echo("No orphan folders.")
+        return
+    if not dry_run:
+        state("store").record(_actor(), "models.gc", {"removed": orphans})
+    click.echo(("Would remove" if dry_run else "Removed") + f" {len(orphans)} orphan folder(s): " + ", ".join(orphans))
 
 
 def register(app: Flask) -> None:

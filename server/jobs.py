@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable
+from typing import Callable, Optional
 
 from flask import current_app
 
@@ -79,7 +79,16 @@ def _reap(process: subprocess.Popen, store: Store, job_id: str) -> None:
     job = store.job(job_id)
     if status != 0 and job and job["state"] in LIVE_JOB_STATES:
         store.finish_job(job_id, error=f"the training process stopped (exit status {status}) before it "
-                                       "finished; nothing was changed. The server log may say why.")
+                                       f"finished; {what_changed(job)}. The server log may say why.")
+
+
+def what_changed(job: Optional[dict]) -> str:
+    """What a job that did not finish has left behind, in the words its error message uses."""
+    version = job and job["model_version"]
+    if version:
+        return (f"it had registered candidate {version}, which is not active (the active model is unchanged); "
+                "compare and promote it as usual, or ignore it")
+    return "nothing was changed"
 
 
 def job_status(job_id: str) -> dict:
@@ -113,7 +122,7 @@ def main(job_id: str) -> int:
     try:
         version = run(job_id, store, Registry(settings["MODELS_DIR"]), settings)
     except Exception as exc:
-        store.finish_job(job_id, error=_describe(exc))
+        store.finish_job(job_id, error=f"{_describe(exc)}; {what_changed(store.job(job_id))}")
         return 1
     finally:
         stop.set()
@@ -163,6 +172,7 @@ def run(job_id: str, store: Store, registry: Registry, settings: dict) -> str:
                                   extra_examples=examples, activate=False, progress=training_progress,
                                   secondary_test_paths=settings["SECONDARY_TEST_DATA"])
     version = metadata["version"]
+    store.record_candidate(job_id, version)
     active = registry.active_version()
     report(f"registered candidate {version}; evaluating it beside the active model {active}", TRAINING_SHARE)
     _evaluate_quietly([version, active], registry, store, pack, settings, report)

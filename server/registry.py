@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
@@ -25,6 +26,8 @@ from server.fileio import atomic_write_json
 from server.watched import Fallback, Loaded, Watched, file_stamp
 
 INDEX = "registry.json"
+# Saving a version takes seconds; a folder this old that registry.json does not list is an orphan.
+ORPHAN_MIN_AGE_SECONDS = 600
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
 REPORT = "report.md"
@@ -139,6 +142,23 @@ class Registry:
             except (RegistryError, classifier.ModelIntegrityError, OSError):
                 continue
         return None
+
+    def orphans(self, min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> list[str]:
+        """Folders that registry.json does not list (left by a training process that was killed
+        while saving), older than `min_age_seconds` so that a version being saved right now is
+        not among them."""
+        listed = self.read_index()["versions"]
+        cutoff = time.time() - min_age_seconds
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and p.name not in listed and p.stat().st_mtime < cutoff) \
+            if self.root.exists() else []
+
+    def remove_orphans(self, min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS) -> list[str]:
+        with self._locked():
+            removed = self.orphans(min_age_seconds)
+            for name in removed:
+                shutil.rmtree(self.root / name)
+        return removed
 
     def stamp(self) -> Optional[tuple[int, int, int]]:
         return file_stamp(self.index_path)

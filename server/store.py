@@ -416,15 +416,23 @@ class Store:
     def finish_job(self, job_id: str, model_version: Optional[str] = None, error: Optional[str] = None) -> None:
         """Record the outcome: a model version, or an error (the job failed)."""
         state = "failed" if error else "succeeded"
+        outcome = error or f"candidate {model_version} registered, not activated"
         with self.connect() as db:
-            row = db.execute("SELECT requested_by FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = db.execute("SELECT requested_by, model_version FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            # A job that fails after registering its candidate keeps the candidate's version.
+            model_version = model_version or row["model_version"]
             db.execute("UPDATE jobs SET state = ?, model_version = ?, error = ?, finished = ?, stage = ?,"
                        " progress = CASE WHEN ? THEN 1.0 ELSE progress END, log = log || ? || char(10)"
                        " WHERE id = ?",
-                       (state, model_version, error, utc_now(), "done" if model_version else "failed",
-                        state == "succeeded", f"{state}: {model_version or error}", job_id))
-            detail = {"job": job_id, "model_version": model_version} if model_version else {"job": job_id, "error": error}
+                       (state, model_version, error, utc_now(), "failed" if error else "done",
+                        state == "succeeded", f"{state}: {outcome}", job_id))
+            detail = {"job": job_id, "model_version": model_version, **({"error": error} if error else {})}
             self._audit(db, row["requested_by"], f"train.{state}", detail)
+
+    def record_candidate(self, job_id: str, version: str) -> None:
+        """The job has registered `version`: whatever happens next, that much has changed."""
+        with self.connect() as db:
+            db.execute("UPDATE jobs SET model_version = ? WHERE id = ?", (version, job_id))
 
     # --- admin accounts and console sessions -----------------------------------------------
 

@@ -3,6 +3,8 @@ edits reaching the check API, training jobs (one at a time, failures change noth
 activation, comparison, statistics and the audit log."""
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ADMIN_TOKEN, app_config
-from server import create_app
+from server import create_app, jobs
 from server.registry import Registry
 from server.store import Store
 
@@ -489,3 +491,20 @@ def test_wrong_admin_tokens_are_throttled_per_client(models_dir, tmp_path):
     # Past the limit even the right token waits: guessing gains nothing by trying it.
     refused = client.get("/v1/admin/models", headers=AUTH)
     assert refused.status_code == 429 and refused.get_json()["error"]["status"] == 429
+
+
+@pytest.mark.parametrize("candidate, says", [
+    (None, "nothing was changed"),
+    ("2026-12-02T10-00-00Z-c4nd", "it had registered candidate 2026-12-02T10-00-00Z-c4nd, which is not active"),
+])
+def test_a_job_that_dies_says_exactly_what_it_left_behind(app, candidate, says):
+    store = app.extensions["draftguard"]["store"]
+    assert store.create_job("j1", "api", stale_after=60)
+    if candidate:
+        store.record_candidate("j1", candidate)
+    jobs._reap(subprocess.Popen([sys.executable, "-c", "raise SystemExit(9)"]), store, "j1")
+    job = store.job("j1")
+    assert job["state"] == "failed" and "exit status 9" in job["error"] and says in job["error"]
+    assert job["model_version"] == candidate
+    audit = store.list_audit()[0][0]
+    assert audit["action"] == "train.failed" and audit["detail"]["model_version"] == candidate

@@ -1,5 +1,7 @@
 """Model integrity and hot swap: only recorded artifacts load; a bad one never takes the service down."""
 import json
+import os
+import time
 
 import pytest
 
@@ -160,3 +162,40 @@ def test_a_version_is_registered_whole_or_leaves_nothing_behind(models_dir):
     with pytest.raises(RegistryError):
         registry.add("2099-01-01T00-00-00Z-0rph", model, {"created": "2099"}, "# r\n")
     assert sorted(p.name for p in models_dir.iterdir()) == before
+
+
+def _age(folder, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(folder, (past, past))
+
+
+def test_models_gc_removes_only_old_unlisted_folders(app, models_dir):
+    from test_admin_cli import run, store_of
+    orphan = models_dir / "2026-01-01T00-00-00Z-dead"
+    orphan.mkdir()
+    (orphan / "model.joblib").write_bytes(b"half a model")
+    _age(orphan, 3600)
+    in_progress = models_dir / "2026-01-02T00-00-00Z-busy"  # being saved right now
+    in_progress.mkdir()
+    listed = sorted(Registry(models_dir).read_index()["versions"])
+
+    dry = run(app, "models", "gc", "--dry-run")
+    assert dry.exit_code == 0 and "Would remove 1 orphan folder(s): 2026-01-01T00-00-00Z-dead" in dry.output
+    assert orphan.exists()
+    result = run(app, "models", "gc")
+    assert result.exit_code == 0 and "Removed 1 orphan folder(s)" in result.output
+    assert not orphan.exists() and in_progress.exists()
+    assert all((models_dir / version).is_dir() for version in listed)
+    assert store_of(app).list_audit()[0][0]["action"] == "models.gc"
+    assert "No orphan folders." in run(app, "models", "gc").output
+
+
+def test_models_gc_refuses_to_guess_when_the_registry_is_unreadable(app, models_dir):
+    from test_admin_cli import run
+    orphan = models_dir / "2026-01-01T00-00-00Z-dead"
+    orphan.mkdir()
+    _age(orphan, 3600)
+    Registry(models_dir).index_path.write_text("{ truncated")
+    result = run(app, "models", "gc")
+    assert result.exit_code == 1 and "registry.json is unreadable" in result.output
+    assert "nothing was removed" in result.output and orphan.exists()

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bench.slow_clients import attack
-from tests.conftest import start_server, stop_server
+from conftest import start_server, stop_server
 
 SECRET_DRAFT = "Unique-draft-marker-7Q: the wifi password is Zebra42! and we are acquiring Northwind"
 
