@@ -7,7 +7,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 2
 
-.PHONY: run test model venv dev-venv browser-deps test-js test-py bench clean
+.PHONY: run test model venv dev-venv browser-deps services test-js test-py bench clean
 
 # Stamp files tie the venv to the exact requirements it was built from.
 $(VENV)/.runtime-stamp: requirements.txt
@@ -40,7 +40,11 @@ test-js:
 test-py: dev-venv
 	$(PY) -m pytest
 
-test: browser-deps test-js test-py
+# The real servers some tests start for themselves (Redis), from Debian's packages.
+services:
+	bash tests/services/setup.sh
+
+test: browser-deps services test-js test-py
 
 bench: dev-venv model
 	$(PY) -m bench

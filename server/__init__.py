@@ -10,6 +10,7 @@ from typing import Optional
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import admin, api, cli, config, console, logs
 from server.extensions import csrf, limiter
@@ -45,7 +46,15 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     }
 
     register_error_handlers(app)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    # Redis out of reach must not stop checks: each worker counts in memory meanwhile.
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
     limiter.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Limits, the audit log and the access log then see the client, not the load balancer.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     # Ahead of CSRF protection, which reads the form (and so the body) in its own hook.
     app.before_request(admin.allow_large_uploads)
     csrf.init_app(app)

@@ -43,8 +43,14 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         "ADMIN_TOKEN": get("ADMIN_TOKEN"),
         "CORS_ORIGINS": _split(get("CORS_ORIGINS")) or list(DEFAULT_CORS_ORIGINS),
         "MAX_TEXT_CHARS": int(get("MAX_TEXT_CHARS", "20000")),
-        # Per client address and worker; "" disables (benchmarks).
+        # Per client address (and per worker, unless REDIS_URL is set); "" disables (benchmarks).
         "CHECK_RATE_LIMIT": get("CHECK_RATE_LIMIT", "600 per minute"),
+        # Where rate limits are counted: a Redis URL (redis://host:6379/0) makes the limits hold
+        # across every worker and host; empty counts in each worker's memory.
+        "REDIS_URL": get("REDIS_URL"),
+        # How many proxies (load balancer, nginx) sit in front and set X-Forwarded-For and
+        # X-Forwarded-Proto; 0 trusts none, so a client cannot pick its own address.
+        "TRUSTED_PROXIES": int(get("TRUSTED_PROXIES", "0")),
         "FEEDBACK_RATE_LIMIT": get("FEEDBACK_RATE_LIMIT", "60 per minute"),
         # Signs console sessions and CSRF tokens. Every worker must use the same key: when it is
         # not set, create_app keeps a generated one in DATA_DIR (see persistent_secret_key).

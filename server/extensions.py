@@ -4,9 +4,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
-# In-memory counters per worker process: a per-client ceiling against runaway clients, not an
-# exact global quota (point storage_uri at Redis for that when several hosts serve).
-limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)
+# Counters live where create_app says (RATELIMIT_STORAGE_URI): Redis when DRAFTGUARD_REDIS_URL is
+# set, so every worker on every host counts against one limit; else each worker's memory.
+limiter = Limiter(get_remote_address, headers_enabled=True)
 
 # Every form post needs the session's CSRF token; the bearer-token JSON APIs are exempted in
 # create_app (a browser cannot attach someone else's bearer token).
