@@ -13,10 +13,10 @@ from typing import Iterator, Optional, Sequence
 
 from flask import current_app
 
-from server import evaluation
+from server import classifier, evaluation
 from server.classifier import ModelIntegrityError
 from server.fileio import StorageError
-from server.policy import PolicyPack
+from server.policy import PolicyError, PolicyPack, parse_pack
 from server.registry import RegistryError
 from server.store import Conflict, NotFound
 from server.web import ApiError, state
@@ -57,7 +57,8 @@ def parse_upload(data: bytes, filename: str, fmt: Optional[str] = None) -> list[
     fmt = fmt or UPLOAD_FORMATS.get(Path(filename).suffix.lower())
     if fmt is None:
         raise DatasetError([RowError(filename, 0, "unsupported file type: upload a .csv or .jsonl file")])
-    examples = parse_examples(data, filename, state("policy").current().category_ids, fmt=fmt, group="upload")
+    pack = state("policy").current()
+    examples = parse_examples(data, filename, pack.category_ids, fmt=fmt, group="upload", aliases=pack.label_aliases)
     if not examples:
         raise DatasetError([RowError(filename, 0, "the file holds no examples")])
     stored = state("store").stored_example_ids(e.text for e in examples)
@@ -93,13 +94,26 @@ def discard_feedback(feedback_id: int, actor: str) -> None:
 
 # --- policy pack ---------------------------------------------------------------------------
 
-def save_policy(pack: PolicyPack, actor: str) -> PolicyPack:
-    """Save an edited pack as the next version. `pack.version` must be the version the admin
-    started from, so two admins editing at once cannot silently overwrite each other."""
+def _current_pack_at(version: int) -> PolicyPack:
     current = state("policy").current()
-    if pack.version != current.version:
-        raise ApiError(409, f"the policy changed since version {pack.version} was read (it is now version "
+    if version != current.version:
+        raise ApiError(409, f"the policy changed since version {version} was read (it is now version "
                             f"{current.version}); reload it and apply your edit again")
+    return current
+
+
+def save_policy(pack: PolicyPack, actor: str) -> tuple[PolicyPack, list[str]]:
+    """Save an edited pack as the next version; return it with warnings about what the active
+    model cannot score. `pack.version` must be the version the admin started from, so two
+    admins editing at once cannot silently overwrite each other. A category that stored
+    examples are labelled with cannot be deleted (the next training would fail on them)."""
+    current = _current_pack_at(pack.version)
+    labelled = state("store").example_label_counts()
+    in_use = {c: labelled[c] for c in sorted(set(current.category_ids) - set(pack.category_ids)) if labelled.get(c)}
+    if in_use:
+        raise ApiError(409, "cannot delete " + ", ".join(f"{c} ({n} stored examples are labelled with it)"
+                                                          for c, n in in_use.items())
+                       + ": relabel or delete those examples first, or rename the category instead")
     saved = pack.model_copy(update={"version": current.version + 1})
     state("policy").save(saved)
     before = {t.term for t in current.terms}
@@ -115,7 +129,55 @@ def save_policy(pack: PolicyPack, actor: str) -> PolicyPack:
     except StorageError:
         state("policy").save(current)  # an edit without its audit entry would be half a change
         raise
-    return saved
+    return saved, policy_warnings(saved)
+
+
+def rename_category(old: str, new: str, version: int, actor: str) -> tuple[PolicyPack, dict[str, int]]:
+    """Rename category `old` to `new` everywhere: the pack (its terms and detectors follow),
+    stored examples and feedback. Corpus files and models made before keep counting for it
+    through the category's former ids. Returns the saved pack and how many rows were relabelled."""
+    current = _current_pack_at(version)
+    if old not in current.category_ids:
+        raise ApiError(404, f"no category {old!r}")
+    renamed = current.category(old)
+    taken = {i for c in current.categories if c.id != old for i in c.ids}
+    if new in taken or new == old:
+        raise ApiError(409, f"the id {new!r} is already used by a category (now or before a rename)")
+    update = {
+        "version": current.version + 1,
+        "categories": [c.model_copy(update={"id": new, "formerly": [old] + [f for f in c.formerly if f != new]})
+                       if c.id == old else c for c in current.categories],
+        "terms": [t.model_copy(update={"category": new}) if t.category == old else t for t in current.terms],
+        "detectors": {name: new if category == old else category for name, category in current.detectors.items()},
+    }
+    try:
+        saved = parse_pack(current.model_copy(update=update).model_dump())
+    except PolicyError as exc:  # the new id's shape
+        raise ApiError(400, str(exc)) from None
+    # The pack first: through its former ids, rows not yet relabelled still count for it.
+    state("policy").save(saved)
+    relabelled = state("store").rename_label(old, new, actor, {"from": old, "to": new, "version": saved.version,
+                                                                "title": renamed.title})
+    return saved, relabelled
+
+
+def policy_warnings(pack: PolicyPack) -> list[str]:
+    """What the pack asks that the active model cannot give: categories without a model score,
+    scores without a category."""
+    loaded = state("model").current()
+    if loaded is None:
+        return []
+    model = loaded.value
+    columns = classifier.model_columns(model, pack)
+    warnings = [f"{c.id} has no model score: only detectors and company terms flag it until a model is trained "
+                "with examples labelled with it (upload them, then train)"
+                for c in pack.categories if c.id not in columns]
+    claimed = {model.categories[i] for i in columns.values()}
+    ignored = [c for c in model.categories if c not in claimed]
+    if ignored:
+        warnings.append(f"the active model scores {', '.join(ignored)}, which the pack no longer has: "
+                        "those scores are ignored")
+    return warnings
 
 
 # --- model versions ------------------------------------------------------------------------

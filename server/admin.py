@@ -146,8 +146,23 @@ def get_policy():
 @bp.put("/policy")
 def put_policy():
     """The whole pack, with the `version` it was read at; saved as the next version."""
-    saved = actions.save_policy(json_body(PolicyPack), ACTOR)
-    return jsonify(saved.model_dump())
+    saved, warnings = actions.save_policy(json_body(PolicyPack), ACTOR)
+    return jsonify({"policy": saved.model_dump(), "warnings": warnings})
+
+
+class RenameRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=1, max_length=32)
+    version: int = Field(ge=1)
+
+
+@bp.post("/policy/categories/<category_id>/rename")
+def rename_category(category_id: str):
+    """Rename a category in the pack, its terms and detectors, stored examples and feedback."""
+    body = json_body(RenameRequest)
+    saved, relabelled = actions.rename_category(category_id, body.to, body.version, ACTOR)
+    return jsonify({"policy": saved.model_dump(), "relabelled": relabelled, "warnings": actions.policy_warnings(saved)})
 
 
 # --- training ------------------------------------------------------------------------------

@@ -681,15 +681,16 @@ def score(model: Model, text: str) -> np.ndarray:
 
 def _combine(model: Model, text: str, normalized: Normalized, decision: Decision,
              pack: PolicyPack, with_spans: bool) -> Verdict:
-    findings = detect(text, normalized)
+    findings = detect(text, pack.detectors, normalized)
     if pack.terms:
         findings += find_terms(normalized, ((t.term, t.category) for t in pack.terms))
-    column = {c: i for i, c in enumerate(model.categories)}
+    column = model_columns(model, pack)
     fitted = model.thresholds_for(decision.plan)
     verdicts = []
     for category in pack.categories:
-        threshold = category.threshold or fitted.get(category.id, 0.5)
-        model_score = float(decision.scores[column[category.id]]) if category.id in column else 0.0
+        scored = category.id in column
+        threshold = category.threshold or (fitted.get(model.categories[column[category.id]], 0.5) if scored else 0.5)
+        model_score = float(decision.scores[column[category.id]]) if scored else 0.0
         mine = [f for f in findings if f.category == category.id]
         hard = [f for f in mine if f.hard]
         soft = [f for f in mine if not f.hard and model_score >= threshold * SOFT_FINDING_SHARE]
@@ -702,6 +703,18 @@ def _combine(model: Model, text: str, normalized: Normalized, decision: Decision
     return Verdict(verdicts)
 
 
+def model_columns(model: Model, pack: PolicyPack) -> dict[str, int]:
+    """The model's score column for each pack category it scores, found by the category's id
+    or an id it had before a rename. A category the model was not trained on has none."""
+    position = {c: i for i, c in enumerate(model.categories)}
+    columns = {}
+    for category in pack.categories:
+        found = next((position[i] for i in category.ids if i in position), None)
+        if found is not None:
+            columns[category.id] = found
+    return columns
+
+
 def _add_model_spans(model: Model, text: str, normalized: Normalized, verdicts: list[CategoryVerdict],
                      decision: Decision, column: dict[str, int]) -> None:
     """Add the words behind each category the model itself flagged, beside detector spans;
@@ -712,9 +725,10 @@ def _add_model_spans(model: Model, text: str, normalized: Normalized, verdicts: 
         by_window.setdefault(int(decision.source[column[verdict.id]]), []).append(verdict)
     for window, group in by_window.items():
         span = decision.plan.span(window) if window >= 0 else None
-        explained = explain(model, text, [v.id for v in group], normalized, span)
+        scored_as = {v.id: model.categories[column[v.id]] for v in group}  # differs after a rename
+        explained = explain(model, text, list(scored_as.values()), normalized, span)
         for verdict in group:
-            verdict.spans += [s for s in explained[verdict.id]
+            verdict.spans += [s for s in explained[scored_as[verdict.id]]
                               if not any(s.start < o.end and o.start < s.end for o in verdict.spans)]
             verdict.spans.sort(key=lambda s: s.start)
 

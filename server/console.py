@@ -19,10 +19,11 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server import actions, jobs
+from server import actions, classifier, jobs
 from server.admin import query_int
 from server.extensions import configured_limit
 from server.policy import PolicyError, parse_pack
+from server.detectors import DETECTOR_NAMES
 from server.fileio import StorageError
 from server.registry import RegistryError
 from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state, storage_error_reply
@@ -209,14 +210,28 @@ def _form_rows(prefix: str, fields: tuple[str, ...], key_fields: tuple[str, ...]
 
 def _pack_from_form() -> dict:
     fields = ("id", "title", "guidance", "policy_ref", "threshold")
-    categories = [{**row, "threshold": row["threshold"] or None} for row in _form_rows("cat", fields, fields)]
+    # Existing ids are read-only on the form, so a category's former ids follow it by id.
+    formerly = {c.id: c.formerly for c in state("policy").current().categories}
+    categories = [{**row, "threshold": row["threshold"] or None, "formerly": formerly.get(row["id"], [])}
+                  for row in _form_rows("cat", fields, fields)]
+    detectors = {name: request.form.get(f"det-{name}", "") for name in DETECTOR_NAMES}
     return {"name": request.form.get("name", "").strip(), "version": request.form.get("version", ""),
-            "categories": categories, "terms": _form_rows("term", ("term", "category"), ("term",))}
+            "categories": categories, "terms": _form_rows("term", ("term", "category"), ("term",)),
+            "detectors": detectors}
 
 
 def _policy_page(form: dict, status: int = 200, error: Optional[str] = None):
-    return _render("policy.html", status, form=form, error=error,
+    current = state("policy").current()
+    loaded = state("model").current()
+    scored = classifier.model_columns(loaded.value, current) if loaded else {}
+    return _render("policy.html", status, form=form, error=error, existing_ids=current.category_ids,
+                   scored=scored, detector_names=DETECTOR_NAMES,
                    new_categories=NEW_CATEGORY_ROWS, new_terms=NEW_TERM_ROWS)
+
+
+def _flash_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        flash(warning[0].upper() + warning[1:] + ".", "warning")
 
 
 @bp.get("/policy")
@@ -231,8 +246,33 @@ def save_policy():
         pack = parse_pack(form)
     except PolicyError as exc:
         return _policy_page(form, 400, str(exc))  # the admin's edits stay on the form
-    saved = actions.save_policy(pack, g.admin)
+    try:
+        saved, warnings = actions.save_policy(pack, g.admin)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        return _policy_page(form, 409, exc.message)
     flash(f"Policy saved as version {saved.version}. Checks use it from their next request.", "success")
+    _flash_warnings(warnings)
+    return redirect(url_for("console.policy"))
+
+
+@bp.post("/policy/rename")
+def rename_category():
+    old, new = request.form.get("category", ""), request.form.get("to", "").strip()
+    version = request.form.get("version", "")
+    if not version.isdigit():
+        raise ApiError(400, "the form lacks the policy version; reload the page")
+    try:
+        saved, relabelled = actions.rename_category(old, new, int(version), g.admin)
+    except ApiError as exc:
+        if exc.status not in (400, 404, 409):
+            raise
+        return _policy_page(state("policy").current().model_dump(), exc.status, exc.message)
+    flash(f"Renamed {old} to {new} (policy version {saved.version}); relabelled {relabelled['examples']} stored "
+          f"examples and {relabelled['feedback']} feedback reports. Training data and models that use {old} "
+          f"still count for {new}.", "success")
+    _flash_warnings(actions.policy_warnings(saved))
     return redirect(url_for("console.policy"))
 
 

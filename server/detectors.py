@@ -1,7 +1,8 @@
 """Deterministic detectors for structured data, where a pattern beats statistics.
 
-Each detector finds character ranges in a draft and names the policy category they belong to.
-A *hard* finding flags its category on its own (a Luhn-valid card number is never harmless to
+Each detector finds character ranges in a draft; the policy pack's `detectors` mapping says
+which category each detector's findings belong to, so a category can be renamed without
+touching this file. A *hard* finding flags its category on its own (a Luhn-valid card number is never harmless to
 post); a *soft* finding (an email address, a phone number, a private IP) flags only when the
 classifier also leans that way, because a recruiter posting their own work email is fine.
 
@@ -18,7 +19,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Mapping, Optional
 
 import re2
 
@@ -37,7 +38,6 @@ class Finding:
 @dataclass(frozen=True)
 class Detector:
     name: str
-    category: str
     hard: bool
     pattern: re2._Regexp
     # Optional check on the matched text, for what a regex cannot say (checksums, entropy).
@@ -119,46 +119,48 @@ def _digit(char: str) -> bool:
 
 
 DETECTORS: tuple[Detector, ...] = (
-    Detector("private_key", "security", True,
+    Detector("private_key", True,
              re2.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
-    Detector("aws_access_key", "security", True, re2.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    Detector("github_token", "security", True,
+    Detector("aws_access_key", True, re2.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    Detector("github_token", True,
              re2.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})\b")),
-    Detector("slack_token", "security", True, re2.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
-    Detector("stripe_key", "security", True, re2.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b")),
-    Detector("google_api_key", "security", True, re2.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
-    Detector("jwt", "security", True,
+    Detector("slack_token", True, re2.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
+    Detector("stripe_key", True, re2.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b")),
+    Detector("google_api_key", True, re2.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+    Detector("jwt", True,
              re2.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    Detector("secret_assignment", "security", True,
+    Detector("secret_assignment", True,
              re2.compile(r"(?i)\b(?:api[_-]?key|secret|token|client[_-]?secret|access[_-]?key)\s*[:=]\s*"
                          r"[\"']?([A-Za-z0-9_\-+/=]{16,})"),
              accept=lambda v: any(c.isdigit() for c in v) and any(c.isalpha() for c in v), group=1),
-    Detector("password", "security", True,
+    Detector("password", True,
              # "password: x", "the VPN password is x", "password for the VPN is x", "pw x"
              re2.compile(r"\b(?:password|passwd|pwd|passcode|pin|pw|login|wi-?fi)"
                          r"(?:\s+(?:for|to|of|on)(?:\s+[\w.-]+){1,3}?)?\s*(?:is|was|=|:|->|-)\s*"
                          r"([^\s]{4,40})"),
              accept=secret_like, on_normalized=True, group=1),
-    Detector("access_code", "security", True,
+    Detector("access_code", True,
              re2.compile(r"\b(?:door|gate|alarm|access|entry|keypad|lock|safe|vault|building)\s+"
                          r"(?:code|combo|combination|pin)s?\s*(?:is|was|=|:|-)?\s*(?:now\s+)?#?(\d{3,8})"),
              on_normalized=True, group=1, not_after=_digit),
-    Detector("payment_card", "privacy", True,
+    Detector("payment_card", True,
              re2.compile(r"\d{4}(?:[ -]\d{4}){2}[ -]\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}|\d{13,19}"),
              accept=luhn_valid, not_before=_digit_or_dash, not_after=_digit_or_dash),
-    Detector("iban", "privacy", True,
+    Detector("iban", True,
              re2.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"), accept=iban_valid),
-    Detector("us_ssn", "privacy", True, re2.compile(r"\b\d{3}-\d{2}-\d{4}\b"), accept=ssn_valid),
-    Detector("email", "privacy", False,
+    Detector("us_ssn", True, re2.compile(r"\b\d{3}-\d{2}-\d{4}\b"), accept=ssn_valid),
+    Detector("email", False,
              re2.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
-    Detector("phone", "privacy", False,
+    Detector("phone", False,
              re2.compile(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,6}(?:[ .-]\d{2,6}){1,4}"),
              accept=phone_like, not_before=_word_or_plus, not_after=_word_or_dash),
-    Detector("internal_host", "security", False,
+    Detector("internal_host", False,
              re2.compile(r"(?i)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|intranet|lan|local)\b")),
-    Detector("private_ip", "security", False,
+    Detector("private_ip", False,
              re2.compile(r"\b(?:10\.\d{1,3}|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.\d{1,3}\.\d{1,3}\b")),
 )
+
+DETECTOR_NAMES: tuple[str, ...] = tuple(d.name for d in DETECTORS)
 
 
 def scan(detector: Detector, haystack: str) -> Iterator[tuple[int, int]]:
@@ -200,8 +202,9 @@ class _Taken:
 MAX_FINDINGS_PER_DETECTOR = 100
 
 
-def detect(text: str, normalized: Optional[Normalized] = None) -> list[Finding]:
-    """All findings in `text`, as offsets into `text`; earlier detectors win overlaps."""
+def detect(text: str, routes: Mapping[str, str], normalized: Optional[Normalized] = None) -> list[Finding]:
+    """All findings in `text`, as offsets into `text`; earlier detectors win overlaps.
+    `routes` maps each detector's name to its category (the policy pack's `detectors`)."""
     normalized = normalized or normalize(text)
     findings: list[Finding] = []
     taken = _Taken()
@@ -217,25 +220,25 @@ def detect(text: str, normalized: Optional[Normalized] = None) -> list[Finding]:
             if detector.accept is not None and not detector.accept(text[start:end]):
                 continue
             if taken.claim(start, end):
-                findings.append(Finding(detector.category, start, end, detector.name, detector.hard))
+                findings.append(Finding(routes[detector.name], start, end, detector.name, detector.hard))
                 kept += 1
     return findings
 
 
 @lru_cache(maxsize=512)
-def _term_detector(phrase: str, category: str) -> Optional[Detector]:
+def _term_detector(phrase: str) -> Optional[Detector]:
     words = normalize(phrase).text.split()
     if not words:
         return None
     pattern = re2.compile(r"[\s\-_]*".join(re2.escape(w) for w in words))
-    return Detector("term", category, True, pattern, not_before=is_word_char, not_after=is_word_char)
+    return Detector("term", True, pattern, not_before=is_word_char, not_after=is_word_char)
 
 
 def find_terms(normalized: Normalized, terms: Iterable[tuple[str, str]]) -> list[Finding]:
     """Admin-defined phrases (codenames, client names), matched whole-word and case-blind."""
     findings = []
     for phrase, category in terms:
-        detector = _term_detector(phrase, category)
+        detector = _term_detector(phrase)
         if detector is None:
             continue
         for start, end in scan(detector, normalized.text):

@@ -24,7 +24,7 @@ def data_key(test_path: Path, pack: PolicyPack) -> str:
 
 
 def held_out(test_path: Path, pack: PolicyPack) -> list[Example]:
-    return read_corpus([test_path], pack.category_ids)
+    return read_corpus([test_path], pack.category_ids, pack.label_aliases)
 
 
 def evaluation(version: str, registry: Registry, store: Store, pack: PolicyPack, test_path: Path) -> dict:

@@ -15,6 +15,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from server.detectors import DETECTOR_NAMES
 from server.fileio import atomic_write_json
 from server.watched import Loaded, Watched, file_stamp
 
@@ -22,6 +23,12 @@ DEFAULT_PACK_PATH = Path(__file__).with_name("policy") / "default_pack.json"
 EDITED_PACK = "policy.json"  # in the data folder
 
 CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+CATEGORY_ID_RULE = "must be lowercase letters, digits or _ (max 32), starting with a letter"
+
+
+def _shipped_detector_routes() -> dict[str, str]:
+    # A pack saved before detectors were routed by the pack takes the shipped routes.
+    return dict(json.loads(DEFAULT_PACK_PATH.read_text(encoding="utf-8"))["detectors"])
 
 
 class PolicyError(ValueError):
@@ -37,13 +44,28 @@ class Category(BaseModel):
     policy_ref: str = Field(default="", max_length=500)
     # None means "use the threshold the model learned on validation data".
     threshold: Optional[float] = Field(default=None, gt=0.0, lt=1.0)
+    # Ids this category had before it was renamed: corpus labels and models trained before the
+    # rename still count for it.
+    formerly: list[str] = Field(default_factory=list, max_length=20)
 
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str) -> str:
         if not CATEGORY_ID.match(value):
-            raise ValueError("must be lowercase letters, digits or _ (max 32), starting with a letter")
+            raise ValueError(CATEGORY_ID_RULE)
         return value
+
+    @field_validator("formerly")
+    @classmethod
+    def _former_ids_shape(cls, values: list[str]) -> list[str]:
+        if not all(CATEGORY_ID.match(v) for v in values):
+            raise ValueError(CATEGORY_ID_RULE)
+        return values
+
+    @property
+    def ids(self) -> list[str]:
+        """Its id, then the ids it had before."""
+        return [self.id, *self.formerly]
 
     @field_validator("policy_ref")
     @classmethod
@@ -80,21 +102,38 @@ class PolicyPack(BaseModel):
     version: int = Field(ge=1)
     categories: list[Category] = Field(min_length=1)
     terms: list[Term] = Field(default_factory=list)
+    # Which category each detector's findings belong to (detector names: server/detectors.py).
+    detectors: dict[str, str] = Field(default_factory=_shipped_detector_routes)
 
     @model_validator(mode="after")
     def _consistent(self) -> "PolicyPack":
         ids = [c.id for c in self.categories]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        every_id = [i for c in self.categories for i in c.ids]
+        duplicates = sorted({i for i in every_id if every_id.count(i) > 1})
         if duplicates:
-            raise ValueError(f"duplicate category ids: {', '.join(duplicates)}")
+            raise ValueError(f"duplicate category ids (current or former): {', '.join(duplicates)}")
         unknown = sorted({t.category for t in self.terms} - set(ids))
         if unknown:
             raise ValueError(f"terms refer to unknown categories: {', '.join(unknown)}")
+        unknown = sorted(set(self.detectors) - set(DETECTOR_NAMES))
+        if unknown:
+            raise ValueError(f"unknown detectors: {', '.join(unknown)}; known: {', '.join(DETECTOR_NAMES)}")
+        silenced = [d for d in DETECTOR_NAMES if d not in self.detectors]
+        if silenced:
+            raise ValueError(f"detectors without a category would be silenced: {', '.join(silenced)}")
+        unknown = sorted({c for c in self.detectors.values()} - set(ids))
+        if unknown:
+            raise ValueError(f"detectors refer to unknown categories: {', '.join(unknown)}")
         return self
 
     @property
     def category_ids(self) -> list[str]:
         return [c.id for c in self.categories]
+
+    @property
+    def label_aliases(self) -> dict[str, str]:
+        """Former id -> current id, for labels written before a rename."""
+        return {old: c.id for c in self.categories for old in c.formerly}
 
     def category(self, category_id: str) -> Category:
         for category in self.categories:
@@ -107,7 +146,7 @@ class PolicyPack(BaseModel):
         return {
             "name": self.name,
             "version": self.version,
-            "categories": [c.model_dump() for c in self.categories],
+            "categories": [c.model_dump(exclude={"formerly"}) for c in self.categories],
         }
 
 

@@ -292,6 +292,21 @@ class Store:
             rows = db.execute("SELECT labels FROM examples").fetchall()
         return dict(Counter(label for row in rows for label in json.loads(row["labels"]) or ["clean"]))
 
+    def rename_label(self, old: str, new: str, actor: str, detail: dict) -> dict[str, int]:
+        """Relabel stored examples and feedback from category `old` to `new`, with its audit
+        row, in one transaction; return how many rows of each changed."""
+        changed = {"examples": 0, "feedback": 0}
+        with self.connect() as db:
+            for table, column in (("examples", "labels"), ("feedback", "categories")):
+                for row in db.execute(f"SELECT id, {column} FROM {table}").fetchall():
+                    ids = json.loads(row[column])
+                    if old in ids:
+                        renamed = sorted({new if i == old else i for i in ids})
+                        db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", (json.dumps(renamed), row["id"]))
+                        changed[table] += 1
+            self._audit(db, actor, "policy.rename_category", {**detail, "relabelled": changed})
+        return changed
+
     def delete_example(self, example_id: int, actor: str) -> None:
         with self.connect() as db:
             row = db.execute("SELECT labels, source FROM examples WHERE id = ?", (example_id,)).fetchone()
@@ -426,7 +441,9 @@ class Store:
                        " WHERE id = ?",
                        (state, model_version, error, utc_now(), "failed" if error else "done",
                         state == "succeeded", f"{state}: {outcome}", job_id))
-            detail = {"job": job_id, "model_version": model_version, **({"error": error} if error else {})}
+            # The audit keeps the root cause (the first line), not a list of every bad row.
+            detail = {"job": job_id, "model_version": model_version,
+                      **({"error": error.splitlines()[0][:500]} if error else {})}
             self._audit(db, row["requested_by"], f"train.{state}", detail)
 
     def record_candidate(self, job_id: str, version: str) -> None:

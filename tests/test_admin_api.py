@@ -241,7 +241,8 @@ def test_a_policy_edit_reaches_the_check_api_without_a_restart(client):
     pack["terms"].append({"term": "Bluefinch", "category": "confidential"})
     pack["categories"][0]["guidance"] = "Codenames stay inside the company."
     response = client.put("/v1/admin/policy", json=pack, headers=AUTH)
-    assert response.status_code == 200 and response.get_json()["version"] == pack["version"] + 1
+    assert response.status_code == 200 and response.get_json()["policy"]["version"] == pack["version"] + 1
+    assert response.get_json()["warnings"] == []
     after = client.post("/v1/check", json={"text": DRAFT_WITH_TERM}).get_json()
     confidential = next(c for c in after["categories"] if c["id"] == "confidential")
     assert confidential["flagged"] and confidential["guidance"] == "Codenames stay inside the company."

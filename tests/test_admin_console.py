@@ -172,7 +172,9 @@ def policy_form(admin) -> dict:
     fields.update(re.findall(r'<textarea name="([^"]+)"[^>]*>([^<]*)</textarea>', page))
     fields.update(re.findall(r'<input type="hidden" name="(version)" value="([^"]*)"', page))
     for select, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
-        fields[select] = re.search(r'<option value="([^"]+)" selected', options).group(1)
+        # Without a selected option, the browser sends the first.
+        chosen = re.search(r'<option value="([^"]+)" selected', options) or re.search(r'<option value="([^"]+)"', options)
+        fields[select] = chosen.group(1)
     return {k: v.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"') for k, v in fields.items()}
 
 

@@ -2,11 +2,14 @@
 import pytest
 
 from server.detectors import detect, find_terms, iban_valid, luhn_valid
+from server.policy import default_pack
 from server.textnorm import normalize
+
+ROUTES = default_pack().detectors
 
 
 def found(text):
-    return [(f.detector, text[f.start:f.end]) for f in detect(text)]
+    return [(f.detector, text[f.start:f.end]) for f in detect(text, ROUTES)]
 
 
 @pytest.mark.parametrize("text, detector, value", [
@@ -56,7 +59,7 @@ def test_obfuscated_password_keyword_is_still_caught():
 
 def test_offsets_point_into_the_original_text_after_normalisation():
     text = "🎉 ｐａｓｓｗｏｒｄ: Blue42x"
-    finding = detect(text)[0]
+    finding = detect(text, ROUTES)[0]
     assert text[finding.start:finding.end] == "Blue42x"
 
 
@@ -89,6 +92,6 @@ def test_normalisation_undoes_leetspeak_spacing_and_width_but_not_real_tokens():
 def test_findings_per_detector_are_capped_but_every_kind_is_still_found():
     from server.detectors import MAX_FINDINGS_PER_DETECTOR
     text = "a@b.cc " * 1000 + "card 4111 1111 1111 1111 " + "x@y.org " * 500
-    found_kinds = [f.detector for f in detect(text)]
+    found_kinds = [f.detector for f in detect(text, ROUTES)]
     assert found_kinds.count("email") == MAX_FINDINGS_PER_DETECTOR
     assert "payment_card" in found_kinds

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from server.policy import default_pack
+from server.store import Store
 from train.dataset import DatasetError, parse_examples, read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,3 +229,26 @@ def test_cross_validation_needs_three_writers(tmp_path):
     train_dir, _ = small_corpus(tmp_path)
     result = run_train("--cross-validate", "--data", str(train_dir))
     assert result.returncode == 1 and "at least 3 writers" in result.stderr
+
+
+def test_a_data_error_leads_with_its_root_cause_and_lists_a_few_rows_by_relative_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "corpus" / "a.jsonl", [{"text": f"draft {n}", "labels": ["gossip"]} for n in range(15)])
+    with pytest.raises(DatasetError) as caught:
+        read_corpus([tmp_path / "corpus"], CATEGORIES)
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith("15 problem(s) in the data, so nothing was written; the first is "
+                               "corpus/a.jsonl:1: unknown label(s) gossip")
+    assert lines[1:3] == [f"  corpus/a.jsonl:{n}: unknown label(s) gossip; known: {', '.join(CATEGORIES)}" for n in (1, 2)]
+    assert len(lines) == 1 + 10 + 1 and lines[-1] == "  … and 5 more"
+    assert str(tmp_path) not in str(caught.value)
+
+
+def test_the_audit_keeps_a_failed_jobs_root_cause_not_every_row(tmp_path):
+    store = Store(tmp_path / "db.sqlite3")
+    assert store.create_job("j1", "api", stale_after=60)
+    store.finish_job("j1", error="3 problem(s) in the data, so nothing was written; the first is a.jsonl:1: x\n"
+                                 "  a.jsonl:1: x\n  a.jsonl:2: x\n  a.jsonl:3: x")
+    assert store.job("j1")["error"].count("\n") == 3  # the job page shows the list
+    detail = store.list_audit()[0][0]["detail"]
+    assert detail["error"] == "3 problem(s) in the data, so nothing was written; the first is a.jsonl:1: x"

@@ -18,10 +18,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 MAX_TEXT_CHARS = 20_000
-MAX_ERRORS_SHOWN = 50
+# A message lists this many row errors; the API's `details` carries every one.
+MAX_ERRORS_SHOWN = 10
 LABEL_SPLIT = re.compile(r"[;|]")
 
 
@@ -35,6 +36,15 @@ class Example:
     line: int = field(default=0, compare=False)  # in its source file, for messages; 0 if none
 
 
+def _shown_path(source: str) -> str:
+    """`source` relative to the working folder when it lies inside it: messages stay short and
+    do not reveal where the server is installed."""
+    try:
+        return str(Path(source).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
 @dataclass(frozen=True)
 class RowError:
     source: str
@@ -42,16 +52,20 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.message}"
+        return f"{_shown_path(self.source)}:{self.line}: {self.message}"
 
 
 class DatasetError(Exception):
+    """Every problem found in the data. The first line of the message is the root cause (the
+    count and the first problem); a short list follows."""
+
     def __init__(self, errors: Sequence[RowError]):
         self.errors = list(errors)
         shown = "\n".join(f"  {e}" for e in self.errors[:MAX_ERRORS_SHOWN])
         more = len(self.errors) - MAX_ERRORS_SHOWN
         tail = f"\n  … and {more} more" if more > 0 else ""
-        super().__init__(f"{len(self.errors)} problem(s) in the data; nothing was written:\n{shown}{tail}")
+        super().__init__(f"{len(self.errors)} problem(s) in the data, so nothing was written; the first is "
+                         f"{self.errors[0]}\n{shown}{tail}" if self.errors else "no data")
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -92,8 +106,10 @@ def _rows_from_csv(text: str, source: str, errors: list[RowError]) -> Iterable[t
 
 
 def parse_examples(data: bytes, source: str, categories: Sequence[str],
-                   fmt: str | None = None, group: str | None = None) -> list[Example]:
-    """Parse and validate one file's bytes; raise DatasetError listing every bad row."""
+                   fmt: str | None = None, group: str | None = None,
+                   aliases: Mapping[str, str] | None = None) -> list[Example]:
+    """Parse and validate one file's bytes; raise DatasetError listing every bad row.
+    `aliases` maps former category ids (before a rename) to current ones."""
     fmt = fmt or ("csv" if source.lower().endswith(".csv") else "jsonl")
     if fmt not in {"csv", "jsonl"}:
         raise DatasetError([RowError(source, 0, f"unsupported format {fmt!r}: use .csv or .jsonl")])
@@ -114,6 +130,7 @@ def parse_examples(data: bytes, source: str, categories: Sequence[str],
         if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
             problems.append("labels must be a list of category ids")
             labels = []
+        labels = [(aliases or {}).get(label, label) for label in labels]
         unknown = sorted(set(labels) - known)
         if unknown:
             problems.append(f"unknown label(s) {', '.join(unknown)}; known: {', '.join(categories)}")
@@ -173,13 +190,14 @@ def corpus_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def read_corpus(paths: Sequence[Path], categories: Sequence[str]) -> list[Example]:
+def read_corpus(paths: Sequence[Path], categories: Sequence[str],
+                aliases: Mapping[str, str] | None = None) -> list[Example]:
     """Every example in the given files and folders, validated together (ids unique across files)."""
     examples: list[Example] = []
     errors: list[RowError] = []
     for path in corpus_files(paths):
         try:
-            examples.extend(parse_examples(path.read_bytes(), str(path), categories))
+            examples.extend(parse_examples(path.read_bytes(), str(path), categories, aliases=aliases))
         except DatasetError as exc:
             errors.extend(exc.errors)
     if not errors:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import platform
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -213,12 +213,14 @@ def train_and_register(
     started = time.monotonic()
     progress("validating data", 0.02)
     registry.read_index()  # a registry that cannot take the result fails the job before training
-    categories = pack.category_ids
-    corpus = read_corpus(train_paths, categories)
-    extra = list(extra_examples)
+    categories, aliases = pack.category_ids, pack.label_aliases
+    corpus = read_corpus(train_paths, categories, aliases)
+    # Stored examples labelled before a category was renamed count for its new id.
+    extra = [replace(e, labels=tuple(sorted({aliases.get(label, label) for label in e.labels})))
+             for e in extra_examples]
     examples = corpus + extra
-    test_examples = read_corpus([test_path], categories)
-    secondary = [(Path(p), read_corpus([p], categories)) for p in secondary_test_paths if Path(p).exists()]
+    test_examples = read_corpus([test_path], categories, aliases)
+    secondary = [(Path(p), read_corpus([p], categories, aliases)) for p in secondary_test_paths if Path(p).exists()]
 
     def fitting(stage: str, fraction: float) -> None:
         progress(f"choosing thresholds: {stage}" if "fold" in stage else stage, 0.05 + 0.75 * fraction)
@@ -263,7 +265,7 @@ def cross_validate_writers(pack: PolicyPack, train_paths: Sequence[Path], seed: 
     other writers' held-out scores, so no figure comes from a model or threshold fitted on it
     (the shared vocabulary and idf weights use no labels)."""
     categories = pack.category_ids
-    examples = read_corpus(train_paths, categories)
+    examples = read_corpus(train_paths, categories, pack.label_aliases)
     writers = sorted({e.group for e in examples})
     if len(writers) < 3:
         raise ValueError(f"leave-one-writer-out needs at least 3 writers; the data has {len(writers)}")
