@@ -1,9 +1,9 @@
-"""The extension's API: check a draft, read the policy, send feedback, health."""
+"""The extension's API: check a draft, read the policy, send feedback, health, and its OpenAPI document."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from server import classifier
+from server import classifier, openapi
 from server.extensions import configured_limit
 from server.schemas import CheckRequest, FeedbackRequest
 from server.web import ApiError, json_body, require_token, state
@@ -89,3 +89,10 @@ def healthz():
         "policy_version": state("policy").current().version,
         "detail": "; ".join(problems) or None,
     }), code
+
+
+@bp.get("/v1/openapi.json")
+@require_token("API_TOKEN", closed_when_unset=False)
+def openapi_document():
+    category_ids = tuple(state("policy").current().category_ids)
+    return jsonify(openapi.document(current_app.config["MAX_TEXT_CHARS"], category_ids))
