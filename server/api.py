@@ -1,56 +1,14 @@
-"""The extension's API: check a draft, read the policy, send feedback, health."""
+"""The extension's API: check a draft, read the policy, send feedback, health, and its OpenAPI document."""
 from __future__ import annotations
 
-from typing import Literal, Optional
-
 from flask import Blueprint, current_app, jsonify
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
-from server import classifier
+from server import classifier, openapi
 from server.extensions import configured_limit
+from server.schemas import CheckRequest, FeedbackRequest
 from server.web import ApiError, json_body, require_token, state
 
 bp = Blueprint("api", __name__)
-
-Surface = Literal["post", "comment", "reply", "message"]
-Platform = Optional[StrictStr]
-
-
-def _no_surrogates(value: Optional[str]) -> Optional[str]:
-    # JSON allows "\ud800"; such a string cannot be stored or re-encoded as UTF-8.
-    if value is not None and any("\ud800" <= ch <= "\udfff" for ch in value):
-        raise ValueError("contains an unpaired UTF-16 surrogate")
-    return value
-
-
-class CheckRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    text: StrictStr
-    platform: Platform = Field(default=None, max_length=40)
-    surface: Optional[Surface] = None
-
-    _text_ok = field_validator("text")(_no_surrogates)
-
-
-class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    kind: Literal["dismissed", "false_positive", "missed"]
-    categories: list[StrictStr] = Field(default_factory=list, max_length=32)
-    model_version: Optional[StrictStr] = Field(default=None, max_length=80)
-    platform: Platform = Field(default=None, max_length=40)
-    surface: Optional[Surface] = None
-    consent: StrictBool = False
-    text: Optional[StrictStr] = None
-
-    _text_ok = field_validator("text")(_no_surrogates)
-
-    @model_validator(mode="after")
-    def _consent_before_text(self) -> "FeedbackRequest":
-        if self.text is not None and not self.consent:
-            raise ValueError("text may only be sent when consent is true")
-        return self
 
 
 def _active_model():
@@ -131,3 +89,10 @@ def healthz():
         "policy_version": state("policy").current().version,
         "detail": "; ".join(problems) or None,
     }), code
+
+
+@bp.get("/v1/openapi.json")
+@require_token("API_TOKEN", closed_when_unset=False)
+def openapi_document():
+    category_ids = tuple(state("policy").current().category_ids)
+    return jsonify(openapi.document(current_app.config["MAX_TEXT_CHARS"], category_ids))
