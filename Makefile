@@ -38,6 +38,7 @@ test-js:
 	@if [ -d extension/tests ]; then node --test extension/tests/; fi
 
 test-py: dev-venv
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 # The real servers some tests start for themselves (Redis), from Debian's packages.

@@ -21,9 +21,10 @@ from typing import Sequence
 
 import requests
 
-from server import classifier, config
-from server.policy import default_pack
-from server.registry import Registry
+from engine import classifier
+from server import config
+from engine.policy import default_pack
+from engine.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 # A realistic 300-character draft with a risk buried in a friendly post.

@@ -27,7 +27,7 @@ import requests
 
 from bench.__main__ import DRAFT, start_server
 from server import config
-from server.registry import Registry
+from engine.registry import Registry
 
 TOKEN = "bench-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -13,9 +13,10 @@ import statistics
 import time
 from pathlib import Path
 
-from server import classifier, config
-from server.policy import default_pack
-from server.registry import Registry
+from engine import classifier
+from server import config
+from engine.policy import default_pack
+from engine.registry import Registry
 
 PROSE = ("We spent the weekend at the lake with the kids, and the weather held until Sunday "
          "afternoon when the storm rolled in over the hills. ")

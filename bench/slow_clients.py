@@ -25,7 +25,7 @@ import requests
 
 from bench.__main__ import DRAFT, start_server, stop_server
 from bench.hostile import HOSTILE, draft
-from server.registry import Registry
+from engine.registry import Registry
 
 SLOW_BODY_BYTES = 4000
 TRICKLE_SECONDS = 2.0

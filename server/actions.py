@@ -13,14 +13,15 @@ from typing import Iterator, Optional, Sequence
 
 from flask import current_app
 
-from server import classifier, evaluation
-from server.classifier import ModelIntegrityError
-from server.fileio import StorageError
-from server.policy import PolicyError, PolicyPack, parse_pack
-from server.registry import RegistryError
+from engine import classifier
+from server import evaluation
+from engine.classifier import ModelIntegrityError
+from engine.fileio import StorageError
+from engine.policy import PolicyError, PolicyPack, parse_pack
+from engine.registry import RegistryError
 from server.store import Conflict, NotFound
 from server.web import ApiError, state
-from train.dataset import DatasetError, Example, RowError, duplicate_key, parse_examples
+from engine.dataset import DatasetError, Example, RowError, duplicate_key, parse_examples
 
 UPLOAD_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 

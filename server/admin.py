@@ -11,10 +11,10 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from server import actions, jobs
-from server.policy import PolicyPack
+from engine.policy import PolicyPack
 from server.extensions import limiter
 from server.web import ApiError, json_body, require_token, state
-from train.dataset import DatasetError
+from engine.dataset import DatasetError
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from server import classifier, openapi
+from engine import classifier
+from server import openapi
 from server.extensions import configured_limit
 from server.schemas import CheckRequest, FeedbackRequest
 from server.web import ApiError, json_body, require_token, state

@@ -28,10 +28,10 @@ from flask.cli import AppGroup
 
 from server import actions
 from server.console import hash_password
-from server.registry import RegistryError
+from engine.registry import RegistryError
 from server.store import Conflict, NotFound
 from server.web import ApiError, state
-from train.dataset import DatasetError
+from engine.dataset import DatasetError
 
 ADMIN_NAME = re.compile(r"[\w.@-]{1,80}")
 

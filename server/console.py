@@ -19,15 +19,16 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server import actions, classifier, jobs
+from engine import classifier
+from server import actions, jobs
 from server.admin import query_int
 from server.extensions import configured_limit
-from server.policy import PolicyError, parse_pack
-from server.detectors import DETECTOR_NAMES
-from server.fileio import StorageError
-from server.registry import RegistryError
+from engine.policy import PolicyError, parse_pack
+from engine.detectors import DETECTOR_NAMES
+from engine.fileio import StorageError
+from engine.registry import RegistryError
 from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state, storage_error_reply
-from train.dataset import DatasetError
+from engine.dataset import DatasetError
 
 bp = Blueprint("console", __name__, url_prefix="/admin", static_folder="static", static_url_path="/static")
 

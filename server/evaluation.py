@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from server.policy import PolicyPack
-from server.registry import Registry
+from engine.policy import PolicyPack
+from engine.registry import Registry
 from server.store import Store
-from train.dataset import Example, read_corpus
+from engine.dataset import Example, read_corpus
 from train.training import evaluate
 
 

@@ -25,12 +25,12 @@ from typing import Callable, Optional
 from flask import current_app
 
 from server import config, evaluation
-from server.fileio import StorageError
-from server.policy import PolicyError, load_active_pack
-from server.registry import Registry, RegistryError
+from engine.fileio import StorageError
+from engine.policy import PolicyError, load_active_pack
+from engine.registry import Registry, RegistryError
 from server.store import LIVE_JOB_STATES, Store
 from server.web import ApiError, state
-from train.dataset import DatasetError
+from engine.dataset import DatasetError
 from train.training import train_and_register
 
 log = logging.getLogger("draftguard")

@@ -11,7 +11,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
-from server.policy import Category
+from engine.policy import Category
 
 Surface = Literal["post", "comment", "reply", "message"]
 Platform = Optional[StrictStr]

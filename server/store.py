@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
-from server.fileio import StorageError
-from train.dataset import Example, duplicate_key
+from engine.fileio import StorageError
+from engine.dataset import Example, duplicate_key
 
 log = logging.getLogger("draftguard")
 
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS examples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created TEXT NOT NULL,
     text TEXT NOT NULL,
-    text_key TEXT NOT NULL UNIQUE,     -- train.dataset.duplicate_key(text)
+    text_key TEXT NOT NULL UNIQUE,     -- engine.dataset.duplicate_key(text)
     labels TEXT NOT NULL,              -- JSON list of category ids; [] is a clean example
     source TEXT NOT NULL,              -- "upload:<file>", "api", "feedback"
     feedback_id INTEGER,

@@ -16,8 +16,8 @@ from flask import Flask, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
-from server.fileio import StorageError
-from server.registry import RegistryError
+from engine.fileio import StorageError
+from engine.registry import RegistryError
 
 log = logging.getLogger("draftguard")
 

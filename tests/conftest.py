@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from server import config, create_app
-from server.policy import default_pack
-from server.registry import Registry
+from engine.policy import default_pack
+from engine.registry import Registry
 from train.training import train_and_register
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ADMIN_TOKEN, app_config
 from server import create_app, jobs
-from server.registry import Registry
+from engine.registry import Registry
 from server.store import Store
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -1,8 +1,8 @@
 """The admin CLI (`flask --app server ...`): accounts, example import/export, model versions."""
 import json
 
-from server.registry import Registry
-from train.dataset import read_corpus
+from engine.registry import Registry
+from engine.dataset import read_corpus
 
 
 def store_of(app):

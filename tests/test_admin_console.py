@@ -8,7 +8,7 @@ import pytest
 from conftest import app_config
 from server import create_app
 from server.console import hash_password
-from server.registry import Registry
+from engine.registry import Registry
 
 PASSWORD = "correct horse battery"
 COOKIE = "draftguard_admin"

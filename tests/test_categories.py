@@ -3,9 +3,9 @@ corpus files and older models, and a save says what the active model cannot scor
 import pytest
 
 from conftest import ADMIN_TOKEN
-from server import classifier
-from server.policy import PolicyError, default_pack, parse_pack
-from server.registry import Registry
+from engine import classifier
+from engine.policy import PolicyError, default_pack, parse_pack
+from engine.registry import Registry
 from test_admin_console import admin, app, policy_form, post_form, store_of  # noqa: F401 (fixtures)
 from test_training import SMALL, write_jsonl
 from train.training import train_and_register

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from server import classifier
-from server.textnorm import normalize_text
-from server.policy import default_pack
-from server.registry import Registry
-from train.dataset import read_corpus
+from engine import classifier
+from engine.textnorm import normalize_text
+from engine.policy import default_pack
+from engine.registry import Registry
+from engine.dataset import read_corpus
 from server import config
 
 PACK = default_pack()

@@ -1,9 +1,9 @@
 """Deterministic detectors and text normalisation: true cases, and the look-alikes they must ignore."""
 import pytest
 
-from server.detectors import detect, find_terms, iban_valid, luhn_valid
-from server.policy import default_pack
-from server.textnorm import normalize
+from engine.detectors import detect, find_terms, iban_valid, luhn_valid
+from engine.policy import default_pack
+from engine.textnorm import normalize
 
 ROUTES = default_pack().detectors
 
@@ -90,7 +90,7 @@ def test_normalisation_undoes_leetspeak_spacing_and_width_but_not_real_tokens():
 
 
 def test_findings_per_detector_are_capped_but_every_kind_is_still_found():
-    from server.detectors import MAX_FINDINGS_PER_DETECTOR
+    from engine.detectors import MAX_FINDINGS_PER_DETECTOR
     text = "a@b.cc " * 1000 + "card 4111 1111 1111 1111 " + "x@y.org " * 500
     found_kinds = [f.detector for f in detect(text, ROUTES)]
     assert found_kinds.count("email") == MAX_FINDINGS_PER_DETECTOR

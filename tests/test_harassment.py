@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from server import classifier
-from server.policy import default_pack
-from server.registry import Registry
+from engine import classifier
+from engine.policy import default_pack
+from engine.registry import Registry
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "harassment_functional.jsonl").open(encoding="utf-8")]
 # Share of each function's cases the default model must decide right (flagged as harassment

@@ -8,10 +8,10 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from server import classifier
-from server.detectors import DETECTORS, detect, find_terms, scan
-from server.policy import default_pack
-from server.textnorm import LEET, normalize
+from engine import classifier
+from engine.detectors import DETECTORS, detect, find_terms, scan
+from engine.policy import default_pack
+from engine.textnorm import LEET, normalize
 
 ROUTES = default_pack().detectors
 
@@ -31,7 +31,7 @@ HOSTILE = st.lists(FRAGMENTS, max_size=60).map("".join)
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet="ab c.-_*x1@$é9!", max_size=40))
 def test_leetspeak_and_spaced_letters_match_the_look_around_patterns(text):
-    from server import textnorm
+    from engine import textnorm
     assert textnorm._undo_leetspeak(text) == LEET_TOKEN.sub(lambda m: m.group(0).translate(LEET), text)
     assert list(textnorm._spaced_runs(text)) == [m.span() for m in SPACED_LETTERS.finditer(text)]
 
@@ -100,7 +100,7 @@ def test_expanding_characters_are_capped():
 
 
 def test_hostile_drafts_keep_the_check_whole(trained_models):
-    from server.registry import Registry
+    from engine.registry import Registry
     registry = Registry(trained_models)
     model = registry.load(registry.active_version())
     for fragment in ("door code ", "a.", "a-", "10.1.", "a@b.cc ", "12-", "xoxb-a", "password ", "\ufdfa", "4111 "):

@@ -1,13 +1,18 @@
 """Model integrity and hot swap: only recorded artifacts load; a bad one never takes the service down."""
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
+import joblib
 import pytest
 
 from conftest import app_config
-from server import classifier, create_app
-from server.registry import Registry, RegistryError
+from engine import classifier
+from engine.policy import default_pack
+from engine.registry import Registry, RegistryError
+from server import create_app
 
 DRAFT = "Quarterly numbers look great, our VPN password is Hunter2Secret!"
 
@@ -199,3 +204,14 @@ def test_models_gc_refuses_to_guess_when_the_registry_is_unreadable(app, models_
     result = run(app, "models", "gc")
     assert result.exit_code == 1 and "registry.json is unreadable" in result.output
     assert "nothing was removed" in result.output and orphan.exists()
+
+
+def test_a_model_saved_before_the_engine_moved_out_of_server_still_loads(tmp_path):
+    # A small model pickled when the classifier lived in server/ (it names server.classifier).
+    artifact = Path(__file__).parent / "data" / "model-saved-before-the-engine-move.joblib"
+    with pytest.raises(ModuleNotFoundError, match="server.classifier"):
+        joblib.load(artifact)
+    model = classifier.load(artifact, "e6f2e1c01100ebac47bf7a59ef05a07d5e0d30e43a45e3433f39ea1956e4d243")
+    verdict = classifier.predict(model, "Here's the VPN login, password is Summer2024!", default_pack())
+    assert "security" in verdict.flagged_ids
+    assert "server.classifier" not in sys.modules  # the old names were only lent for the load

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from server.policy import default_pack
+from engine.policy import default_pack
 from server.store import Store
-from train.dataset import DatasetError, parse_examples, read_corpus
+from engine.dataset import DatasetError, parse_examples, read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = default_pack().category_ids
@@ -72,7 +72,7 @@ def test_cli_trains_registers_and_activates_the_first_version(tmp_path):
 
 
 def test_training_is_deterministic(tmp_path):
-    from server import classifier
+    from engine import classifier
     texts = [t for t, _ in SMALL]
     labels = [l for _, l in SMALL]
     groups = ["a"] * 7 + ["b"] * 7
@@ -153,7 +153,7 @@ def test_rows_are_grouped_by_their_writer(tmp_path):
 
 
 def test_folds_keep_writers_whole_and_spread_company_examples():
-    from server.classifier import assign_folds
+    from engine.classifier import assign_folds
     groups = ["writer:a"] * 5 + ["writer:b"] * 4 + ["writer:c"] * 3 + ["company:upload"] * 6
     folds = assign_folds(groups, 3)
     for writer in ("writer:a", "writer:b", "writer:c"):
@@ -188,7 +188,7 @@ def clean_flagged(y, scores, thresholds) -> float:
 
 def test_thresholds_rise_from_the_best_f_beta_until_the_clean_share_is_met():
     import numpy as np
-    from server import classifier
+    from engine import classifier
     y, scores = synthetic_scores(0.8)
     short, _ = classifier.choose_thresholds(y, scores, np.zeros(1000, dtype=bool), ["a", "b"])
     best = {name: classifier.choose_threshold(y[:, column], scores[:, column]) for name, column in (("a", 0), ("b", 1))}
@@ -204,7 +204,7 @@ def test_thresholds_rise_from_the_best_f_beta_until_the_clean_share_is_met():
 
 def test_no_threshold_rises_past_its_limit_even_if_the_cap_is_missed():
     import numpy as np
-    from server import classifier
+    from engine import classifier
     y, scores = synthetic_scores(1.0)  # some clean drafts score as high as positives
     short, _ = classifier.choose_thresholds(y, scores, np.zeros(1000, dtype=bool), ["a", "b"])
     for name, column in (("a", 0), ("b", 1)):

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from server import config
-from server.policy import PolicyError, load_active_pack, load_pack
-from server.registry import Registry, RegistryError
-from train.dataset import DatasetError
+from engine.policy import PolicyError, load_active_pack, load_pack
+from engine.registry import Registry, RegistryError
+from engine.dataset import DatasetError
 from train.training import cross_validate_writers, render_cross_validation, render_report, train_and_register
 
 

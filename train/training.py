@@ -17,10 +17,10 @@ import numpy as np
 import scipy
 import sklearn
 
-from server import classifier, textnorm
-from server.policy import PolicyPack
-from server.registry import Registry
-from train.dataset import Example, data_hash, read_corpus
+from engine import classifier, textnorm
+from engine.policy import PolicyPack
+from engine.registry import Registry
+from engine.dataset import Example, data_hash, read_corpus
 
 Progress = Callable[[str, float], None]
 

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Optional
 
 import re2
 
-from server.textnorm import Normalized, is_word_char, normalize
+from engine.textnorm import Normalized, is_word_char, normalize
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,12 @@ evaluation measures exactly what employees get.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import re
+import sys
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from itertools import repeat
@@ -35,10 +38,10 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from server.detectors import Finding, detect, find_terms
-from server.fileio import atomic_write_bytes
-from server.policy import PolicyPack
-from server.textnorm import SLURS, Normalized, normalize, normalize_text
+from engine.detectors import Finding, detect, find_terms
+from engine.fileio import atomic_write_bytes
+from engine.policy import PolicyPack
+from engine.textnorm import SLURS, Normalized, normalize, normalize_text
 
 # Words for the word n-grams; explain() tokenises with the same pattern so offsets line up.
 WORD_PATTERN = r"\w+(?:['’-]\w+)*"
@@ -631,6 +634,22 @@ def save(model: Model, path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Artifacts saved before the engine moved out of server/ name their classes and functions there.
+FORMER_MODULES = {f"server.{name}": f"engine.{name}" for name in ("classifier", "detectors", "textnorm", "policy")}
+
+
+@contextmanager
+def _former_module_names():
+    added = [old for old in FORMER_MODULES if old not in sys.modules]
+    for old in added:
+        sys.modules[old] = importlib.import_module(FORMER_MODULES[old])
+    try:
+        yield
+    finally:
+        for old in added:
+            del sys.modules[old]
+
+
 def load(path: Path, expected_sha256: str) -> Model:
     """Load an artifact only if its bytes hash to what the registry recorded (joblib is code)."""
     data = Path(path).read_bytes()
@@ -638,7 +657,8 @@ def load(path: Path, expected_sha256: str) -> Model:
     if actual != expected_sha256:
         raise ModelIntegrityError(f"{Path(path).parent.name}/{Path(path).name}: sha256 {actual[:12]}… "
                                   "does not match the registry")
-    model = joblib.load(io.BytesIO(data))
+    with _former_module_names():
+        model = joblib.load(io.BytesIO(data))
     if not isinstance(model, Model):
         raise ModelIntegrityError(f"{Path(path).parent.name}/{Path(path).name}: not a Draftguard model")
     return model

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from server import classifier
-from server.fileio import atomic_write_json
-from server.watched import Fallback, Loaded, Watched, file_stamp
+from engine import classifier
+from engine.fileio import atomic_write_json
+from engine.watched import Fallback, Loaded, Watched, file_stamp
 
 INDEX = "registry.json"
 # Saving a version takes seconds; a folder this old that registry.json does not list is an orphan.

@@ -15,9 +15,9 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from server.detectors import DETECTOR_NAMES
-from server.fileio import atomic_write_json
-from server.watched import Loaded, Watched, file_stamp
+from engine.detectors import DETECTOR_NAMES
+from engine.fileio import atomic_write_json
+from engine.watched import Loaded, Watched, file_stamp
 
 DEFAULT_PACK_PATH = Path(__file__).with_name("policy") / "default_pack.json"
 EDITED_PACK = "policy.json"  # in the data folder
