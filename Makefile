@@ -40,7 +40,7 @@ test-js:
 test-py: dev-venv
 	$(PY) -m pytest
 
-# The real servers some tests start for themselves (Redis), from Debian's packages.
+# The real servers some tests start for themselves (Redis, PostgreSQL), from Debian's packages.
 services:
 	bash tests/services/setup.sh
 
