@@ -284,6 +284,14 @@ def test_pending_uploads_and_cached_evaluations(storage):
     assert storage.evaluations.get("v1", "k") == {"metrics": {"micro": 0.7}}
 
 
+@on_both_databases
+def test_a_nul_character_is_stored_as_a_replacement_character(storage):
+    # PostgreSQL cannot store NUL in text; a client that sends one gets an answer, not an error.
+    storage.feedback.add("missed", [], "v\x00", "linkedin", "post", "door code\x00 4512")
+    assert storage.feedback.recent()[0]["text"] == "door code\ufffd 4512"
+    assert storage.admins.password_hash("al\x00ice") is None and storage.jobs.get("j\x00") is None
+
+
 # --- the check path ------------------------------------------------------------------------
 
 def test_the_check_path_never_queries_the_database(models_dir, tmp_path):
@@ -298,3 +306,4 @@ def test_the_check_path_never_queries_the_database(models_dir, tmp_path):
     assert statements == []
     app.extensions["draftguard"]["counter"].flush()  # every few seconds, off the request's path
     assert any("daily_counts" in statement for statement in statements)
+
