@@ -41,7 +41,7 @@ test-py: dev-venv
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
-# The real servers some tests start for themselves (Redis), from Debian's packages.
+# The real servers some tests start for themselves (Redis, PostgreSQL), from Debian's packages.
 services:
 	bash tests/services/setup.sh
 

@@ -22,9 +22,9 @@ from typing import Sequence
 import requests
 
 from engine import classifier
-from server import config
 from engine.policy import default_pack
 from engine.registry import Registry
+from server import config
 
 ROOT = Path(__file__).resolve().parent.parent
 # A realistic 300-character draft with a risk buried in a friendly post.

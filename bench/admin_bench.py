@@ -26,8 +26,8 @@ from pathlib import Path
 import requests
 
 from bench.__main__ import DRAFT, start_server
-from server import config
 from engine.registry import Registry
+from server import config
 
 TOKEN = "bench-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

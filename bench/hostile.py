@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from engine import classifier
-from server import config
 from engine.policy import default_pack
 from engine.registry import Registry
+from server import config
 
 PROSE = ("We spent the weekend at the lake with the kids, and the weather held until Sunday "
          "afternoon when the storm rolled in over the hills. ")

@@ -102,7 +102,7 @@ class PolicyPack(BaseModel):
     version: int = Field(ge=1)
     categories: list[Category] = Field(min_length=1)
     terms: list[Term] = Field(default_factory=list)
-    # Which category each detector's findings belong to (detector names: server/detectors.py).
+    # Which category each detector's findings belong to (detector names: engine/detectors.py).
     detectors: dict[str, str] = Field(default_factory=_shipped_detector_routes)
 
     @model_validator(mode="after")

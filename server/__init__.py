@@ -4,7 +4,7 @@
     flask --app server admins add NAME      # admin commands
     create_app({"MODELS_DIR": tmp, ...})    # tests
 
-This package stays light: importing `server.config` or `server.store` loads no web framework.
+This package stays light: importing `server.config` or `server.storage` loads no web framework.
 The app and its blueprints are imported only when an app is made.
 """
 

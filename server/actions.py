@@ -14,21 +14,21 @@ from typing import Iterator, Optional, Sequence
 from flask import current_app
 
 from engine import classifier
-from server import evaluation
 from engine.classifier import ModelIntegrityError
+from engine.dataset import DatasetError, Example, RowError, duplicate_key, parse_examples
 from engine.fileio import StorageError
 from engine.policy import PolicyError, PolicyPack, parse_pack
 from engine.registry import RegistryError
-from server.store import Conflict, NotFound
+from server import evaluation
+from server.storage import Conflict, NotFound
 from server.web import ApiError, state
-from engine.dataset import DatasetError, Example, RowError, duplicate_key, parse_examples
 
 UPLOAD_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 
 
 @contextmanager
-def _store_refusals() -> Iterator[None]:
-    """The store's refusals as the statuses every surface shows."""
+def _storage_refusals() -> Iterator[None]:
+    """The storage's refusals as the statuses every surface shows."""
     try:
         yield
     except NotFound as exc:
@@ -62,7 +62,7 @@ def parse_upload(data: bytes, filename: str, fmt: Optional[str] = None) -> list[
     examples = parse_examples(data, filename, pack.category_ids, fmt=fmt, group="upload", aliases=pack.label_aliases)
     if not examples:
         raise DatasetError([RowError(filename, 0, "the file holds no examples")])
-    stored = state("store").stored_example_ids(e.text for e in examples)
+    stored = state("storage").examples.stored_ids(e.text for e in examples)
     if stored:
         raise DatasetError([RowError(filename, e.line, f"already stored as example #{stored[duplicate_key(e.text)]}")
                             for e in examples if duplicate_key(e.text) in stored])
@@ -70,13 +70,13 @@ def parse_upload(data: bytes, filename: str, fmt: Optional[str] = None) -> list[
 
 
 def import_examples(examples: Sequence[Example], source: str, actor: str) -> int:
-    with _store_refusals():
-        return state("store").add_examples(examples, source, actor)
+    with _storage_refusals():
+        return state("storage").examples.add(examples, source, actor)
 
 
 def delete_example(example_id: int, actor: str) -> None:
-    with _store_refusals():
-        state("store").delete_example(example_id, actor)
+    with _storage_refusals():
+        state("storage").examples.delete(example_id, actor)
 
 
 # --- feedback review -----------------------------------------------------------------------
@@ -84,13 +84,13 @@ def delete_example(example_id: int, actor: str) -> None:
 def label_feedback(feedback_id: int, labels: Sequence[str], actor: str) -> int:
     """The feedback's text becomes a training example with these labels ([] means clean)."""
     labels = _known_categories(labels)
-    with _store_refusals():
-        return state("store").label_feedback(feedback_id, labels, actor)
+    with _storage_refusals():
+        return state("storage").feedback.label(feedback_id, labels, actor)
 
 
 def discard_feedback(feedback_id: int, actor: str) -> None:
-    with _store_refusals():
-        state("store").discard_feedback(feedback_id, actor)
+    with _storage_refusals():
+        state("storage").feedback.discard(feedback_id, actor)
 
 
 # --- policy pack ---------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def save_policy(pack: PolicyPack, actor: str) -> tuple[PolicyPack, list[str]]:
     admins editing at once cannot silently overwrite each other. A category that stored
     examples are labelled with cannot be deleted (the next training would fail on them)."""
     current = _current_pack_at(pack.version)
-    labelled = state("store").example_label_counts()
+    labelled = state("storage").examples.label_counts()
     in_use = {c: labelled[c] for c in sorted(set(current.category_ids) - set(pack.category_ids)) if labelled.get(c)}
     if in_use:
         raise ApiError(409, "cannot delete " + ", ".join(f"{c} ({n} stored examples are labelled with it)"
@@ -120,7 +120,7 @@ def save_policy(pack: PolicyPack, actor: str) -> tuple[PolicyPack, list[str]]:
     before = {t.term for t in current.terms}
     after = {t.term for t in saved.terms}
     try:
-        state("store").record(actor, "policy.edit", {
+        state("storage").audit.record(actor, "policy.edit", {
             "version": saved.version,
             "categories_changed": [c.id for c in saved.categories if c not in current.categories],
             "categories_removed": sorted(set(current.category_ids) - set(saved.category_ids)),
@@ -157,8 +157,8 @@ def rename_category(old: str, new: str, version: int, actor: str) -> tuple[Polic
         raise ApiError(400, str(exc)) from None
     # The pack first: through its former ids, rows not yet relabelled still count for it.
     state("policy").save(saved)
-    relabelled = state("store").rename_label(old, new, actor, {"from": old, "to": new, "version": saved.version,
-                                                                "title": renamed.title})
+    relabelled = state("storage").labels.rename(old, new, actor, {"from": old, "to": new, "version": saved.version,
+                                                                   "title": renamed.title})
     return saved, relabelled
 
 
@@ -202,7 +202,7 @@ def activate_model(version: str, actor: str) -> str:
     except RegistryError as exc:
         raise ApiError(409, str(exc)) from None
     newer = previous is None or created[version] >= created.get(previous, "")
-    state("store").record(actor, "model.promote" if newer else "model.rollback",
+    state("storage").audit.record(actor, "model.promote" if newer else "model.rollback",
                           {"version": version, "previous": previous})
     return previous
 
@@ -216,7 +216,7 @@ def comparison(candidate: str, baseline: Optional[str] = None) -> dict:
         if version not in known:
             raise ApiError(404, f"no model version {version!r}")
     try:
-        return evaluation.compare(candidate, baseline, registry, state("store"), state("policy").current(),
+        return evaluation.compare(candidate, baseline, registry, state("storage").evaluations, state("policy").current(),
                                   current_app.config["TEST_DATA"])
     except DatasetError as exc:
         raise ApiError(503, f"the held-out data cannot be read: {exc}") from None
@@ -233,16 +233,16 @@ def statistics(days: int) -> dict:
     """Per day: checks, flagged checks (overall and per category) and feedback reports, with
     dismiss and false-alarm rates per flagged check. Numbers only, never texts."""
     first = datetime.now(timezone.utc).date() - timedelta(days=days - 1)  # counts are kept per UTC day
-    store = state("store")
+    storage = state("storage")
     rows = {(first + timedelta(days=i)).isoformat(): _empty_day() for i in range(days)}
-    for row in store.daily_counts(first.isoformat()):
+    for row in storage.counts.since(first.isoformat()):
         day = rows.setdefault(row["day"], _empty_day())
         metric = row["metric"]
         if metric.startswith("flagged:"):
             day["by_category"][metric.split(":", 1)[1]] = row["count"]
         elif metric in day:
             day[metric] = row["count"]
-    for row in store.feedback_daily(first.isoformat()):
+    for row in storage.feedback.daily(first.isoformat()):
         rows.setdefault(row["day"], _empty_day())[row["kind"]] = row["count"]
     totals = _empty_day()
     for day in rows.values():

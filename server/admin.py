@@ -10,11 +10,11 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from server import actions, jobs
+from engine.dataset import DatasetError
 from engine.policy import PolicyPack
+from server import actions, jobs
 from server.extensions import limiter
 from server.web import ApiError, json_body, require_token, state
-from engine.dataset import DatasetError
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 
@@ -76,8 +76,8 @@ def list_feedback():
     status = request.args.get("status")
     if status not in (None, "new", "labelled", "discarded"):
         raise ApiError(400, "status must be new, labelled or discarded")
-    store = state("store")
-    return jsonify({"items": store.list_feedback(status), "summary": store.feedback_summary()})
+    feedback = state("storage").feedback
+    return jsonify({"items": feedback.recent(status), "summary": feedback.summary()})
 
 
 @bp.post("/feedback/<int:feedback_id>/label")
@@ -104,9 +104,9 @@ class ExamplesRequest(BaseModel):
 
 @bp.get("/examples")
 def list_examples():
-    store = state("store")
-    items, total = store.list_examples(query_int("limit", 50, 1, 1000), query_int("offset", 0, 0, 10**9))
-    return jsonify({"items": items, "total": total, "labels": store.example_label_counts()})
+    examples = state("storage").examples
+    items, total = examples.page(query_int("limit", 50, 1, 1000), query_int("offset", 0, 0, 10**9))
+    return jsonify({"items": items, "total": total, "labels": examples.label_counts()})
 
 
 @bp.post("/examples")
@@ -175,7 +175,7 @@ def train():
 
 @bp.get("/jobs")
 def list_jobs():
-    return jsonify({"items": [jobs.public_view(job) for job in state("store").list_jobs()]})
+    return jsonify({"items": [jobs.public_view(job) for job in state("storage").jobs.recent()]})
 
 
 @bp.get("/jobs/<job_id>")
@@ -211,5 +211,5 @@ def stats():
 
 @bp.get("/audit")
 def audit():
-    items, total = state("store").list_audit(query_int("limit", 100, 1, 1000), query_int("offset", 0, 0, 10**9))
+    items, total = state("storage").audit.page(query_int("limit", 100, 1, 1000), query_int("offset", 0, 0, 10**9))
     return jsonify({"items": items, "total": total})

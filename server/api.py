@@ -69,7 +69,7 @@ def feedback():
         raise ApiError(400, f"unknown categories: {', '.join(unknown)}")
     if body.text is not None and len(body.text) > current_app.config["MAX_TEXT_CHARS"]:
         raise ApiError(413, f"text is longer than {current_app.config['MAX_TEXT_CHARS']} characters")
-    feedback_id = state("store").add_feedback(
+    feedback_id = state("storage").feedback.add(
         body.kind, body.categories, body.model_version, body.platform, body.surface,
         body.text if body.consent else None,
     )
@@ -79,7 +79,7 @@ def feedback():
 @bp.get("/healthz")
 def healthz():
     loaded = state("model").current()
-    problems = [p for p in (state("model").problem, state("policy").problem, state("store").storage_problem()) if p]
+    problems = [p for p in (state("model").problem, state("policy").problem, state("storage").database.storage_problem()) if p]
     if loaded is None:
         status, code = "unavailable", 503
     else:

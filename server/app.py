@@ -13,7 +13,7 @@ from engine.registry import Registry, watch_active_model
 from server import admin, api, cli, config, console, logs
 from server.extensions import csrf, limiter
 from server.stats import CheckCounter
-from server.store import Store
+from server.storage import Storage
 from server.web import register_error_handlers
 
 
@@ -32,13 +32,14 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     logs.install()
 
     registry = Registry(app.config["MODELS_DIR"])
-    store = Store(app.config["DATABASE"])
+    storage = Storage(app.config["DATABASE_URL"])
+    storage.migrate()
     app.extensions["draftguard"] = {
         "registry": registry,
         "model": watch_active_model(registry),
         "policy": PolicyStore(app.config["DATA_DIR"]),
-        "store": store,
-        "counter": CheckCounter(store, app.config["STATS_FLUSH_SECONDS"]),
+        "storage": storage,
+        "counter": CheckCounter(storage.counts, app.config["STATS_FLUSH_SECONDS"]),
     }
 
     register_error_handlers(app)

@@ -26,12 +26,12 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from engine.dataset import DatasetError
+from engine.registry import RegistryError
 from server import actions
 from server.console import hash_password
-from engine.registry import RegistryError
-from server.store import Conflict, NotFound
+from server.storage import Conflict, NotFound
 from server.web import ApiError, state
-from engine.dataset import DatasetError
 
 ADMIN_NAME = re.compile(r"[\w.@-]{1,80}")
 
@@ -66,7 +66,7 @@ def add_admin(name: str) -> None:
     if not ADMIN_NAME.fullmatch(name):
         _fail("a name is 1-80 letters, digits or . @ _ -")
     try:
-        state("store").add_admin(name, _ask_password(), _actor())
+        state("storage").admins.add(name, _ask_password(), _actor())
     except Conflict as exc:
         _fail(str(exc))
     click.echo(f"Admin {name} can now log in at /admin/login.")
@@ -77,7 +77,7 @@ def add_admin(name: str) -> None:
 def set_password(name: str) -> None:
     """Set a new password for NAME and log NAME out everywhere."""
     try:
-        state("store").set_admin_password(name, _ask_password(), _actor())
+        state("storage").admins.set_password(name, _ask_password(), _actor())
     except NotFound as exc:
         _fail(str(exc))
     click.echo(f"Password of {name} changed; their sessions have ended.")
@@ -88,7 +88,7 @@ def set_password(name: str) -> None:
 def remove_admin(name: str) -> None:
     """Delete the admin account NAME and end its sessions."""
     try:
-        state("store").remove_admin(name, _actor())
+        state("storage").admins.remove(name, _actor())
     except NotFound as exc:
         _fail(str(exc))
     click.echo(f"Admin {name} removed.")
@@ -96,7 +96,7 @@ def remove_admin(name: str) -> None:
 
 @admins.command("list")
 def list_admins() -> None:
-    for admin in state("store").list_admins():
+    for admin in state("storage").admins.all():
         click.echo(f"{admin['name']}\tcreated {admin['created']}")
 
 
@@ -127,7 +127,7 @@ def import_examples(file: Path, check: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def export_examples(file: Path) -> None:
     """Write the stored examples to FILE as JSONL (id, text, labels)."""
-    rows = state("store").training_examples()
+    rows = state("storage").examples.for_training()
     file.write_text("".join(json.dumps({"id": e.id, "text": e.text, "labels": list(e.labels)}, ensure_ascii=False) + "\n"
                             for e in rows), encoding="utf-8")
     click.echo(f"Wrote {len(rows)} examples to {file}.")
@@ -171,7 +171,7 @@ def remove_orphans(dry_run: bool) -> None:
         click.echo("No orphan folders.")
         return
     if not dry_run:
-        state("store").record(_actor(), "models.gc", {"removed": orphans})
+        state("storage").audit.record(_actor(), "models.gc", {"removed": orphans})
     click.echo(("Would remove" if dry_run else "Removed") + f" {len(orphans)} orphan folder(s): " + ", ".join(orphans))
 
 

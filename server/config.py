@@ -9,6 +9,8 @@ import secrets
 import time
 from pathlib import Path
 
+from server.storage.database import sqlite_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The extension's own origins; a page on linkedin.com never calls the server directly
@@ -33,9 +35,13 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
     return {
         # Trained artifacts and registry.json, which records the active version.
         "MODELS_DIR": Path(get("MODELS_DIR", str(PROJECT_ROOT / "models"))),
-        # SQLite database, the admin's edited policy pack, uploaded examples.
+        # The SQLite database (unless DATABASE_URL names another), the admin's edited policy pack.
         "DATA_DIR": data_dir,
-        "DATABASE": Path(get("DATABASE", str(data_dir / "draftguard.sqlite3"))),
+        # Where feedback, counts and the admin's data live: a SQLAlchemy URL, e.g.
+        # postgresql+psycopg://draftguard@db.internal/draftguard when several hosts serve. By
+        # default a SQLite file (DRAFTGUARD_DATABASE, or draftguard.sqlite3 in DATA_DIR), which
+        # needs no server.
+        "DATABASE_URL": get("DATABASE_URL") or sqlite_url(Path(get("DATABASE", str(data_dir / "draftguard.sqlite3")))),
         # Bearer token the extension must send to /v1/*; empty means the check API is open
         # (fine on loopback, set it in production).
         "API_TOKEN": get("API_TOKEN"),

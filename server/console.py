@@ -20,15 +20,15 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import classifier
+from engine.dataset import DatasetError
+from engine.detectors import DETECTOR_NAMES
+from engine.fileio import StorageError
+from engine.policy import PolicyError, parse_pack
+from engine.registry import RegistryError
 from server import actions, jobs
 from server.admin import query_int
 from server.extensions import configured_limit
-from engine.policy import PolicyError, parse_pack
-from engine.detectors import DETECTOR_NAMES
-from engine.fileio import StorageError
-from engine.registry import RegistryError
 from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state, storage_error_reply
-from engine.dataset import DatasetError
 
 bp = Blueprint("console", __name__, url_prefix="/admin", static_folder="static", static_url_path="/static")
 
@@ -76,7 +76,7 @@ def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     token = session.get("sid")
-    name = state("store").session_admin(_token_hash(token)) if isinstance(token, str) else None
+    name = state("storage").admins.session_admin(_token_hash(token)) if isinstance(token, str) else None
     if name is None:
         if request.endpoint == "console.job_status":
             return error_response(401, "your console session ended; log in again")
@@ -157,19 +157,19 @@ def _safe_next(target: Optional[str]) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @configured_limit("LOGIN_RATE_LIMIT", methods=["POST"])
 def login():
-    store = state("store")
+    storage = state("storage")
     if request.method == "GET":
-        return _render("login.html", next=request.args.get("next", ""), no_admins=not store.list_admins())
+        return _render("login.html", next=request.args.get("next", ""), no_admins=not storage.admins.all())
     name = request.form.get("name", "").strip()
-    stored = store.admin_password_hash(name)
+    stored = storage.admins.password_hash(name)
     valid = check_password_hash(stored or _unknown_admin_hash(), request.form.get("password", ""))
     if not (stored and valid):
-        store.record(name[:80] or "(no name)", "login.failed", {"remote": request.remote_addr})
+        storage.audit.record(name[:80] or "(no name)", "login.failed", {"remote": request.remote_addr})
         return _render("login.html", 401, next=request.form.get("next", ""), name=name,
                        error="That name and password do not match an admin account.")
     session.clear()  # a fresh session (and CSRF token) for the logged-in admin
     token = secrets.token_urlsafe(32)
-    store.create_session(_token_hash(token), name, current_app.permanent_session_lifetime.total_seconds())
+    storage.admins.start_session(_token_hash(token), name, current_app.permanent_session_lifetime.total_seconds())
     session["sid"] = token
     session.permanent = True
     return redirect(_safe_next(request.form.get("next")))
@@ -177,7 +177,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    state("store").end_session(_token_hash(session["sid"]), g.admin)
+    state("storage").admins.end_session(_token_hash(session["sid"]), g.admin)
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("console.login"))
@@ -187,11 +187,11 @@ def logout():
 
 @bp.get("/")
 def dashboard():
-    store, registry = state("store"), state("registry")
+    storage, registry = state("storage"), state("registry")
     active = next((v for v in registry.versions() if v["active"]), None)
-    return _render("dashboard.html", active=active, live_job=store.live_job(), jobs=store.list_jobs(3),
-                   feedback=store.feedback_summary(), examples=store.list_examples(1)[1],
-                   audit=store.list_audit(8)[0])
+    return _render("dashboard.html", active=active, live_job=storage.jobs.live(), jobs=storage.jobs.recent(3),
+                   feedback=storage.feedback.summary(), examples=storage.examples.page(1)[1],
+                   audit=storage.audit.page(8)[0])
 
 
 # --- policy pack --------------------------------------------------------------------------
@@ -281,8 +281,8 @@ def rename_category():
 
 @bp.get("/feedback")
 def feedback():
-    store = state("store")
-    return _render("feedback.html", items=store.list_feedback("new"), summary=store.feedback_summary(),
+    storage = state("storage")
+    return _render("feedback.html", items=storage.feedback.recent("new"), summary=storage.feedback.summary(),
                    pack=state("policy").current())
 
 
@@ -305,11 +305,11 @@ def discard_feedback(feedback_id: int):
 
 @bp.get("/examples")
 def examples():
-    store = state("store")
+    storage = state("storage")
     page = query_int("page", 1, 1, 10**6)
-    items, total = store.list_examples(PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    items, total = storage.examples.page(PAGE_SIZE, (page - 1) * PAGE_SIZE)
     return _render("examples.html", items=items, total=total, page=page, pages=_pages(total, PAGE_SIZE),
-                   labels=store.example_label_counts(), max_mb=current_app.config["ADMIN_UPLOAD_MAX_BYTES"] / 2**20)
+                   labels=storage.examples.label_counts(), max_mb=current_app.config["ADMIN_UPLOAD_MAX_BYTES"] / 2**20)
 
 
 def _preview_page(filename: str, examples=None, errors=None, upload_id: Optional[str] = None):
@@ -335,15 +335,15 @@ def preview_upload():
     except DatasetError as exc:
         return _preview_page(filename, errors=exc.errors)
     upload_id = secrets.token_urlsafe(16)
-    state("store").hold_upload(upload_id, g.admin, filename, data)
+    state("storage").uploads.hold(upload_id, g.admin, filename, data)
     return _preview_page(filename, parsed, upload_id=upload_id)
 
 
 @bp.post("/examples/import")
 def import_upload():
-    store = state("store")
+    storage = state("storage")
     upload_id = request.form.get("upload_id", "")
-    held = store.held_upload(upload_id, g.admin)
+    held = storage.uploads.get(upload_id, g.admin)
     if held is None:
         flash("That upload is no longer waiting (stored already, or expired); upload the file again.", "error")
         return redirect(url_for("console.examples"))
@@ -351,10 +351,10 @@ def import_upload():
     try:  # again: examples may have been stored since the preview
         parsed = actions.parse_upload(data, filename)
     except DatasetError as exc:
-        store.drop_upload(upload_id)
+        storage.uploads.drop(upload_id)
         return _preview_page(filename, errors=exc.errors)
     stored = actions.import_examples(parsed, f"upload:{filename}", g.admin)
-    store.drop_upload(upload_id)
+    storage.uploads.drop(upload_id)
     flash(f"Stored {stored} examples from {filename}. The next training uses them.", "success")
     return redirect(url_for("console.examples"))
 
@@ -371,10 +371,10 @@ def delete_example(example_id: int):
 
 @bp.get("/training")
 def training():
-    store = state("store")
-    store.fail_stale_jobs(current_app.config["JOB_STALE_SECONDS"])
-    return _render("training.html", jobs=store.list_jobs(), live_job=store.live_job(),
-                   examples=store.list_examples(1)[1], active=state("registry").active_version())
+    storage = state("storage")
+    storage.jobs.fail_stale(current_app.config["JOB_STALE_SECONDS"])
+    return _render("training.html", jobs=storage.jobs.recent(), live_job=storage.jobs.live(),
+                   examples=storage.examples.page(1)[1], active=state("registry").active_version())
 
 
 @bp.post("/training")
@@ -431,5 +431,5 @@ def stats():
 @bp.get("/audit")
 def audit():
     page = query_int("page", 1, 1, 10**6)
-    items, total = state("store").list_audit(AUDIT_PAGE_SIZE, (page - 1) * AUDIT_PAGE_SIZE)
+    items, total = state("storage").audit.page(AUDIT_PAGE_SIZE, (page - 1) * AUDIT_PAGE_SIZE)
     return _render("audit.html", items=items, total=total, page=page, pages=_pages(total, AUDIT_PAGE_SIZE))

@@ -2,7 +2,7 @@
 
 Evaluating a version means scoring every held-out draft with the full decision employees get
 (train.training.evaluate). The result depends only on the version, the held-out file and the
-policy pack, so it is cached in the store under a key made of the latter two; the training job
+policy pack, so it is cached in the database under a key made of the latter two; the training job
 fills the cache for its candidate and the active model, so the compare page usually opens at once.
 """
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from engine.dataset import Example, read_corpus
 from engine.policy import PolicyPack
 from engine.registry import Registry
-from server.store import Store
-from engine.dataset import Example, read_corpus
+from server.storage.evaluations import EvaluationCache
 from train.training import evaluate
 
 
@@ -27,15 +27,15 @@ def held_out(test_path: Path, pack: PolicyPack) -> list[Example]:
     return read_corpus([test_path], pack.category_ids, pack.label_aliases)
 
 
-def evaluation(version: str, registry: Registry, store: Store, pack: PolicyPack, test_path: Path) -> dict:
+def evaluation(version: str, registry: Registry, cache: EvaluationCache, pack: PolicyPack, test_path: Path) -> dict:
     """{"metrics": ..., "flagged": [categories flagged per held-out draft, in file order]}."""
     key = data_key(test_path, pack)
-    cached = store.cached_evaluation(version, key)
+    cached = cache.get(version, key)
     if cached is not None:
         return cached
     result = evaluate(registry.load(version), held_out(test_path, pack), pack)
     cached = {"metrics": result.metrics, "flagged": result.flagged}
-    store.save_evaluation(version, key, cached)
+    cache.save(version, key, cached)
     return cached
 
 
@@ -47,12 +47,12 @@ def _outcome(truth: set, before: set, after: set) -> str:
     return "changed"
 
 
-def compare(candidate: str, baseline: str, registry: Registry, store: Store, pack: PolicyPack,
+def compare(candidate: str, baseline: str, registry: Registry, cache: EvaluationCache, pack: PolicyPack,
             test_path: Path) -> dict:
     """Per-category precision/recall/F1 of both versions, clean drafts flagged, and every
     held-out draft whose flagged categories differ between them."""
-    new = evaluation(candidate, registry, store, pack, test_path)
-    old = evaluation(baseline, registry, store, pack, test_path)
+    new = evaluation(candidate, registry, cache, pack, test_path)
+    old = evaluation(baseline, registry, cache, pack, test_path)
     categories = []
     for category in pack.categories:
         categories.append({

@@ -5,7 +5,7 @@ database), in its own low-priority process so the check API keeps answering at f
     job_status(job_id)                  what the console polls
     main(job_id)                        the job process itself
 
-The job's row in the store is the only channel between the two sides: the process writes its
+The job's row in the database is the only channel between the two sides: the process writes its
 stage, progress, log lines and a heartbeat there, then the new version or the error. A failed
 job changes nothing that serves: a candidate is registered only once trained and evaluated,
 and never activated — an admin promotes it after comparing.
@@ -24,13 +24,15 @@ from typing import Callable, Optional
 
 from flask import current_app
 
-from server import config, evaluation
+from engine.dataset import DatasetError
 from engine.fileio import StorageError
 from engine.policy import PolicyError, load_active_pack
 from engine.registry import Registry, RegistryError
-from server.store import LIVE_JOB_STATES, Store
+from server import config, evaluation
+from server.storage import Storage
+from server.storage.evaluations import EvaluationCache
+from server.storage.schema import LIVE_JOB_STATES
 from server.web import ApiError, state
-from engine.dataset import DatasetError
 from train.training import train_and_register
 
 log = logging.getLogger("draftguard")
@@ -44,15 +46,15 @@ HEARTBEAT_SECONDS = 5.0
 # Training fills this share of the progress bar; evaluating for the compare page the rest.
 TRAINING_SHARE = 0.9
 # The settings the job process needs, passed on so it sees the folders its app sees.
-JOB_SETTINGS = ["MODELS_DIR", "DATA_DIR", "DATABASE", "TRAIN_DATA", "TEST_DATA", "SECONDARY_TEST_DATA"]
+JOB_SETTINGS = ["MODELS_DIR", "DATA_DIR", "DATABASE_URL", "TRAIN_DATA", "TEST_DATA", "SECONDARY_TEST_DATA"]
 
 
 def start_training(actor: str) -> str:
     """Queue a training job and start its process; 409 if a job is already queued or running."""
-    store = state("store")
+    storage = state("storage")
     job_id = secrets.token_hex(6)
-    if not store.create_job(job_id, actor, current_app.config["JOB_STALE_SECONDS"]):
-        live = store.live_job() or {"id": "?"}
+    if not storage.jobs.create(job_id, actor, current_app.config["JOB_STALE_SECONDS"]):
+        live = storage.jobs.live() or {"id": "?"}
         raise ApiError(409, f"training job {live['id']} is already running; only one runs at a time, "
                             "wait for it to finish")
     env = {**os.environ, **config.to_env(current_app.config, JOB_SETTINGS),
@@ -65,20 +67,20 @@ def start_training(actor: str) -> str:
         process = subprocess.Popen([sys.executable, "-c", RUNNER, job_id], cwd=config.PROJECT_ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, process_group=0)
     except OSError as exc:
-        store.finish_job(job_id, error=f"could not start the training process: {exc}")
+        storage.jobs.finish(job_id, error=f"could not start the training process: {exc}")
         raise ApiError(503, f"could not start the training process: {exc}") from None
-    threading.Thread(target=_reap, args=(process, store, job_id), daemon=True).start()
+    threading.Thread(target=_reap, args=(process, storage, job_id), daemon=True).start()
     return job_id
 
 
-def _reap(process: subprocess.Popen, store: Store, job_id: str) -> None:
+def _reap(process: subprocess.Popen, storage: Storage, job_id: str) -> None:
     """Collect the exit status (no zombies in a long-lived worker). A process that died without
     recording an outcome (killed, out of memory) fails its job now rather than when its
     heartbeat goes stale."""
     status = process.wait()
-    job = store.job(job_id)
+    job = storage.jobs.get(job_id)
     if status != 0 and job and job["state"] in LIVE_JOB_STATES:
-        store.finish_job(job_id, error=f"the training process stopped (exit status {status}) before it "
+        storage.jobs.finish(job_id, error=f"the training process stopped (exit status {status}) before it "
                                        f"finished; {what_changed(job)}. The server log may say why.")
 
 
@@ -92,9 +94,9 @@ def what_changed(job: Optional[dict]) -> str:
 
 
 def job_status(job_id: str) -> dict:
-    store = state("store")
-    store.fail_stale_jobs(current_app.config["JOB_STALE_SECONDS"])
-    job = store.job(job_id)
+    job_rows = state("storage").jobs
+    job_rows.fail_stale(current_app.config["JOB_STALE_SECONDS"])
+    job = job_rows.get(job_id)
     if job is None:
         raise ApiError(404, f"no training job {job_id!r}")
     return public_view(job)
@@ -116,17 +118,17 @@ def public_view(job: dict) -> dict:
 def main(job_id: str) -> int:
     _lowest_priority()
     settings = config.from_env()
-    store = Store(settings["DATABASE"])
+    storage = Storage(settings["DATABASE_URL"])  # the app that started this job has migrated it
     stop = threading.Event()
-    threading.Thread(target=_beat, args=(store, job_id, stop), daemon=True).start()
+    threading.Thread(target=_beat, args=(storage, job_id, stop), daemon=True).start()
     try:
-        version = run(job_id, store, Registry(settings["MODELS_DIR"]), settings)
+        version = run(job_id, storage, Registry(settings["MODELS_DIR"]), settings)
     except Exception as exc:
-        store.finish_job(job_id, error=f"{_describe(exc)}; {what_changed(store.job(job_id))}")
+        storage.jobs.finish(job_id, error=f"{_describe(exc)}; {what_changed(storage.jobs.get(job_id))}")
         return 1
     finally:
         stop.set()
-    store.finish_job(job_id, model_version=version)
+    storage.jobs.finish(job_id, model_version=version)
     return 0
 
 
@@ -139,9 +141,9 @@ def _lowest_priority() -> None:
         os.nice(NICENESS)
 
 
-def _beat(store: Store, job_id: str, stop: threading.Event) -> None:
+def _beat(storage: Storage, job_id: str, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_SECONDS):
-        store.job_heartbeat(job_id)
+        storage.jobs.heartbeat(job_id)
 
 
 def _describe(exc: Exception) -> str:
@@ -152,38 +154,38 @@ def _describe(exc: Exception) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
-def run(job_id: str, store: Store, registry: Registry, settings: dict) -> str:
+def run(job_id: str, storage: Storage, registry: Registry, settings: dict) -> str:
     """Train on the default corpus plus the stored examples; register (not activate) the
     candidate; evaluate it and the active model for the compare page. Return its version."""
     started = time.monotonic()
 
     def report(stage: str, fraction: float) -> None:
         line = f"[{time.monotonic() - started:6.1f}s] {fraction:4.0%} {stage}"
-        store.job_progress(job_id, stage, round(fraction, 3), line)
+        storage.jobs.progress(job_id, stage, round(fraction, 3), line)
 
     def training_progress(stage: str, fraction: float) -> None:
         if fraction < 1:  # the end of training is not the end of the job
             report(stage, TRAINING_SHARE * fraction)
 
     pack = load_active_pack(settings["DATA_DIR"])
-    examples = store.training_examples()
+    examples = storage.examples.for_training()
     report(f"training on the default corpus plus {len(examples)} company examples", 0.0)
     metadata = train_and_register(registry, pack, settings["TRAIN_DATA"], settings["TEST_DATA"],
                                   extra_examples=examples, activate=False, progress=training_progress,
                                   secondary_test_paths=settings["SECONDARY_TEST_DATA"])
     version = metadata["version"]
-    store.record_candidate(job_id, version)
+    storage.jobs.record_candidate(job_id, version)
     active = registry.active_version()
     report(f"registered candidate {version}; evaluating it beside the active model {active}", TRAINING_SHARE)
-    _evaluate_quietly([version, active], registry, store, pack, settings, report)
+    _evaluate_quietly([version, active], registry, storage.evaluations, pack, settings, report)
     return version
 
 
-def _evaluate_quietly(versions: list, registry: Registry, store: Store, pack, settings: dict,
+def _evaluate_quietly(versions: list, registry: Registry, cache: EvaluationCache, pack, settings: dict,
                       report: Callable[[str, float], None]) -> None:
     """Fill the compare page's cache; a failure here only means the page computes it later."""
     for version in dict.fromkeys(v for v in versions if v):
         try:
-            evaluation.evaluation(version, registry, store, pack, settings["TEST_DATA"])
+            evaluation.evaluation(version, registry, cache, pack, settings["TEST_DATA"])
         except Exception as exc:
             report(f"could not evaluate {version} now ({exc}); the compare page will retry", TRAINING_SHARE)

@@ -1,7 +1,8 @@
 """Aggregate check counts per day — numbers only, never texts.
 
-Counting happens in memory on the check path and reaches SQLite at most every few seconds, so
-a busy server does not write the database once per keystroke.
+Counting happens in memory on the check path and reaches the database at most every few
+seconds, so a busy server does not write the database once per keystroke, and a check never
+waits for it.
 """
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 
-from server.store import Store
+from server.storage.counts import DailyCounts
 
 log = logging.getLogger("draftguard")
 
 
 class CheckCounter:
-    def __init__(self, store: Store, flush_seconds: float):
-        self.store = store
+    def __init__(self, counts: DailyCounts, flush_seconds: float):
+        self.counts = counts
         self.flush_seconds = flush_seconds
         self._counts: Counter = Counter()
         self._lock = threading.Lock()
@@ -44,7 +45,7 @@ class CheckCounter:
             return
         day = datetime.now(timezone.utc).date().isoformat()
         try:
-            self.store.add_counts(day, dict(counts))
+            self.counts.add(day, dict(counts))
         except Exception as exc:  # statistics must never fail a check
             log.warning("could not record check counts: %s", exc)
             with self._lock:

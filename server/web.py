@@ -23,7 +23,7 @@ log = logging.getLogger("draftguard")
 
 
 def state(name: str):
-    """The app's shared objects: registry, model, policy, store, counter (see create_app)."""
+    """The app's shared objects: registry, model, policy, storage, counter (see create_app)."""
     return current_app.extensions["draftguard"][name]
 
 
@@ -98,7 +98,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def storage_error_reply(exc: StorageError) -> tuple[int, str, str]:
     """(status, message, code) for a write refused by the disk; /healthz shows it too."""
-    state("store").note_failure(exc)
+    state("storage").database.note_failure(exc)
     if exc.full:
         return 507, "the server's disk is full, so nothing was saved; ask the administrator to free space", \
             "insufficient_storage"
@@ -178,7 +178,7 @@ def require_token(config_key: str, closed_when_unset: bool) -> Callable:
                                headers={"WWW-Authenticate": 'Bearer realm="draftguard"'})
             if not hmac.compare_digest(given.encode(), expected.encode()):
                 if closed_when_unset:  # the admin API: a wrong token may be someone guessing
-                    state("store").record("unknown", "auth.failed",
+                    state("storage").audit.record("unknown", "auth.failed",
                                           {"path": request.path, "client": request.remote_addr or ""})
                 raise ApiError(403, "the bearer token is not valid")
             return view(*args, **kwargs)

@@ -2,24 +2,32 @@
 
 The default model is trained once per test session on the real corpus (the same code path as
 `python -m train`); tests that change the registry get their own copy of it.
+
+Apps store their data in a SQLite file by default; a test marked `@on_both_databases` runs twice,
+the second time on a fresh database of a real PostgreSQL server started for the session.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
-from server import config, create_app
 from engine.policy import default_pack
 from engine.registry import Registry
+from server import config, create_app
+from server.storage import sqlite_url
 from train.training import train_and_register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +67,7 @@ def app_config(models_dir: Path, data_dir: Path, **overrides) -> dict:
         "TESTING": True,
         "MODELS_DIR": models_dir,
         "DATA_DIR": data_dir,
-        "DATABASE": data_dir / "draftguard.sqlite3",
+        "DATABASE_URL": sqlite_url(data_dir / "draftguard.sqlite3"),
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "CHECK_RATE_LIMIT": "",
         "FEEDBACK_RATE_LIMIT": "",
@@ -70,8 +78,8 @@ def app_config(models_dir: Path, data_dir: Path, **overrides) -> dict:
 
 
 @pytest.fixture
-def app(models_dir, tmp_path):
-    return create_app(app_config(models_dir, tmp_path / "data"))
+def app(models_dir, tmp_path, database_url):
+    return create_app(app_config(models_dir, tmp_path / "data", DATABASE_URL=database_url))
 
 
 @pytest.fixture
@@ -101,7 +109,7 @@ def start_server(models_dir: Path, data_dir: Path, workers: int = 2, **env_overr
         **os.environ,
         "DRAFTGUARD_MODELS_DIR": str(models_dir),
         "DRAFTGUARD_DATA_DIR": str(data_dir),
-        "DRAFTGUARD_DATABASE": str(data_dir / "draftguard.sqlite3"),
+        "DRAFTGUARD_DATABASE_URL": sqlite_url(data_dir / "draftguard.sqlite3"),
         "DRAFTGUARD_ADMIN_TOKEN": ADMIN_TOKEN,
         "DRAFTGUARD_CHECK_RATE_LIMIT": "",
         "DRAFTGUARD_FEEDBACK_RATE_LIMIT": "",
@@ -176,3 +184,91 @@ def redis_url(tmp_path_factory) -> str:
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(timeout=10)
+
+
+# --- databases -------------------------------------------------------------------------------
+
+# initdb and postgres refuse to run as root (as the tests do here and in CI): the server runs as
+# this unprivileged user, in a folder it owns.
+POSTGRES_USER = "nobody"
+on_both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server listening only on a unix socket in its own temporary folder."""
+    socket_dir: Path
+    _names = count(1)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://draftguard@/{database}?host={self.socket_dir}"
+
+    def execute(self, sql: str) -> None:
+        with psycopg.connect(host=str(self.socket_dir), user="draftguard", dbname="postgres", autocommit=True) as db:
+            db.execute(sql)
+
+    def create_database(self) -> str:
+        name = f"test_{next(self._names)}"
+        self.execute(f"CREATE DATABASE {name}")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f"DROP DATABASE {name} WITH (FORCE)")  # and end the connections apps left open
+
+
+def postgres_bin() -> Path:
+    """The newest PostgreSQL's binaries (Debian's layout: /usr/lib/postgresql/<major>/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres): "
+                    "`make test` installs it (tests/services/setup.sh)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    bindir = postgres_bin()
+    folder = Path(tempfile.mkdtemp(prefix="draftguard-pg-"))  # not under pytest's root-only folder
+    as_user = {}
+    if os.geteuid() == 0:
+        shutil.chown(folder, POSTGRES_USER)
+        as_user = {"user": POSTGRES_USER, "group": os.getgid(), "extra_groups": []}
+    log_path = folder / "postgres.log"
+    try:
+        subprocess.run([bindir / "initdb", "-D", folder / "data", "-U", "draftguard", "--auth=trust", "--no-sync",
+                        "--encoding=UTF8", "--locale=C"], check=True, capture_output=True, cwd=folder, **as_user)
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"initdb failed: {exc.stderr.decode(errors='replace')}")
+    # Durability is no concern for a test server; speed is.
+    process = subprocess.Popen(
+        [bindir / "postgres", "-D", folder / "data", "-k", folder, "-c", "listen_addresses=", "-c", "fsync=off",
+         "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
+        stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=folder, **as_user)
+    server = PostgresServer(folder)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            server.execute("SELECT 1")
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"PostgreSQL did not start: {log_path.read_text(errors='replace')}")
+            time.sleep(0.1)
+    yield server
+    process.send_signal(signal.SIGINT)  # "fast" shutdown: does not wait for clients to leave
+    process.wait(timeout=30)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(request, tmp_path) -> str:
+    """Where the test's app stores its data: a SQLite file in the test's data folder, or, for
+    tests marked on_both_databases, a fresh database on the session's PostgreSQL server."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield sqlite_url(tmp_path / "data" / "draftguard.sqlite3")
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)

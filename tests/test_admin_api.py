@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ADMIN_TOKEN, app_config
-from server import create_app, jobs
+from conftest import ADMIN_TOKEN, app_config, on_both_databases
 from engine.registry import Registry
-from server.store import Store
+from server import create_app, jobs
+from server.storage import Storage
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -39,8 +39,8 @@ ROUTES = [
 ]
 
 
-def store_of(app) -> Store:
-    return app.extensions["draftguard"]["store"]
+def storage_of(app) -> Storage:
+    return app.extensions["draftguard"]["storage"]
 
 
 def wait_for_job(client, job_id: str, timeout: float = 120) -> dict:
@@ -63,8 +63,8 @@ def register_copy(models_dir, version: str) -> str:
 
 
 def state_snapshot(app, models_dir) -> tuple:
-    store = store_of(app)
-    return (store.list_audit()[1], store.list_examples()[1], store.list_jobs(), Registry(models_dir).read_index(),
+    storage = storage_of(app)
+    return (storage.audit.page()[1], storage.examples.page()[1], storage.jobs.recent(), Registry(models_dir).read_index(),
             app.extensions["draftguard"]["policy"].current())
 
 
@@ -99,11 +99,12 @@ def test_the_admin_api_is_closed_when_no_token_is_configured(models_dir, tmp_pat
     response = getattr(client, method)(path.replace("ACTIVE", "x"), json=body, headers={"Authorization": "Bearer "})
     assert response.status_code == 403
     assert "DRAFTGUARD_ADMIN_TOKEN" in response.get_json()["error"]["message"]
-    assert store_of(app).list_audit()[1] == 0
+    assert storage_of(app).audit.page()[1] == 0
 
 
 # --- examples ------------------------------------------------------------------------------
 
+@on_both_databases
 def test_json_examples_are_stored_listed_and_audited(app, client):
     body = {"examples": [{"text": "Project Heron ships in May, keep it internal", "labels": ["confidential"]},
                          {"text": "Lovely hike with the team on Saturday", "labels": []}]}
@@ -117,6 +118,7 @@ def test_json_examples_are_stored_listed_and_audited(app, client):
     assert entry["detail"]["count"] == 2
 
 
+@on_both_databases
 def test_every_bad_row_is_reported_and_nothing_is_stored(app, client):
     client.post("/v1/admin/examples", headers=AUTH,
                 json={"examples": [{"text": "Already here: Project Heron", "labels": ["confidential"]}]})
@@ -177,7 +179,7 @@ def test_bad_files_are_refused_whole(models_dir, tmp_path, name, data, status, e
     assert response.status_code == status
     error = response.get_json()["error"]
     assert expected in error["message"] + " ".join(d["message"] for d in error.get("details", []))
-    assert store_of(app).list_examples()[1] == 0
+    assert storage_of(app).examples.page()[1] == 0
 
 
 def test_row_errors_of_a_csv_name_its_lines(client):
@@ -191,6 +193,7 @@ def test_a_missing_file_field_is_explained(client):
     assert response.status_code == 400 and "field `file`" in response.get_json()["error"]["message"]
 
 
+@on_both_databases
 def test_deleting_an_example(client):
     upload(client, "a.csv", b"text,labels\nHeron ships in May,confidential\n")
     example_id = client.get("/v1/admin/examples", headers=AUTH).get_json()["items"][0]["id"]
@@ -201,6 +204,7 @@ def test_deleting_an_example(client):
 
 # --- feedback review -----------------------------------------------------------------------
 
+@on_both_databases
 def test_feedback_is_labelled_into_examples_or_discarded(client):
     consented = {"kind": "missed", "categories": ["confidential"], "consent": True,
                  "text": "Heron is the codename for our next phone"}
@@ -269,14 +273,15 @@ def test_invalid_or_stale_policy_edits_change_nothing(client):
 
 # --- training jobs -------------------------------------------------------------------------
 
-def test_only_one_job_can_be_live_whoever_asks(app, client):
-    store = store_of(app)
+@on_both_databases
+def test_only_one_job_can_be_live_whoever_asks(app, client, database_url):
     results = []
     barrier = threading.Barrier(8)
 
     def claim(n):
+        storage = Storage(database_url)  # as a worker of another host would
         barrier.wait()
-        results.append(Store(store.path).create_job(f"job-{n}", "test", stale_after=60))
+        results.append(storage.jobs.create(f"job-{n}", "test", stale_after=60))
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
     for thread in threads:
@@ -284,26 +289,28 @@ def test_only_one_job_can_be_live_whoever_asks(app, client):
     for thread in threads:
         thread.join()
     assert sorted(results) == [False] * 7 + [True]
-    live = store.live_job()["id"]
+    live = storage_of(app).jobs.live()["id"]
     response = client.post("/v1/admin/train", headers=AUTH)
     assert response.status_code == 409 and live in response.get_json()["error"]["message"]
 
 
-def test_a_job_whose_process_died_is_failed_and_frees_the_slot(models_dir, tmp_path):
-    app = create_app(app_config(models_dir, tmp_path / "data", JOB_STALE_SECONDS=0.2))
+@on_both_databases
+def test_a_job_whose_process_died_is_failed_and_frees_the_slot(models_dir, tmp_path, database_url):
+    app = create_app(app_config(models_dir, tmp_path / "data", JOB_STALE_SECONDS=0.2, DATABASE_URL=database_url))
     client = app.test_client()
-    store_of(app).create_job("ghost", "test", stale_after=60)  # no process will ever beat for it
+    storage_of(app).jobs.create("ghost", "test", stale_after=60)  # no process will ever beat for it
     time.sleep(0.3)
     job = client.get("/v1/admin/jobs/ghost", headers=AUTH).get_json()
     assert job["state"] == "failed" and "stopped responding" in job["error"]
-    assert store_of(app).create_job("next", "test", stale_after=60)
+    assert storage_of(app).jobs.create("next", "test", stale_after=60)
 
 
-def test_a_failed_training_reports_why_and_changes_nothing_that_serves(models_dir, tmp_path):
+@on_both_databases
+def test_a_failed_training_reports_why_and_changes_nothing_that_serves(models_dir, tmp_path, database_url):
     broken = tmp_path / "corpus"
     broken.mkdir()
     (broken / "a.jsonl").write_text('{"text": "fine", "labels": []}\n{"text": "", "labels": ["nope"]}\n')
-    app = create_app(app_config(models_dir, tmp_path / "data", TRAIN_DATA=[broken]))
+    app = create_app(app_config(models_dir, tmp_path / "data", TRAIN_DATA=[broken], DATABASE_URL=database_url))
     client = app.test_client()
     index_before = Registry(models_dir).read_index()
     draft = {"text": "Our Q3 numbers beat guidance, buy before Thursday"}
@@ -324,6 +331,10 @@ def test_a_failed_training_reports_why_and_changes_nothing_that_serves(models_di
     retry = client.post("/v1/admin/train", headers=AUTH)
     assert retry.status_code == 202
     assert wait_for_job(client, retry.get_json()["job_id"])["state"] == "failed"
+    # The worker has reaped both processes before this test's database is dropped.
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_reap)"):
+            thread.join(timeout=60)
 
 
 def job_process(job_id: str) -> int:
@@ -424,8 +435,9 @@ def test_compare_evaluates_both_versions_on_the_same_held_out_drafts(client, mod
 
 # --- statistics and audit ------------------------------------------------------------------
 
-def test_statistics_count_checks_and_feedback_never_texts(models_dir, tmp_path):
-    app = create_app(app_config(models_dir, tmp_path / "data", STATS_FLUSH_SECONDS=0))
+@on_both_databases
+def test_statistics_count_checks_and_feedback_never_texts(models_dir, tmp_path, database_url):
+    app = create_app(app_config(models_dir, tmp_path / "data", STATS_FLUSH_SECONDS=0, DATABASE_URL=database_url))
     client = app.test_client()
     risky = "Stats-marker-51: our wifi password is Zebra42!"
     for text in (risky, risky, "Stats-marker-52: lovely weather"):
@@ -445,6 +457,7 @@ def test_statistics_count_checks_and_feedback_never_texts(models_dir, tmp_path):
     assert client.get("/v1/admin/stats?days=x", headers=AUTH).status_code == 400
 
 
+@on_both_databases
 def test_the_audit_log_pages(client):
     for n in range(3):
         client.post("/v1/admin/examples", headers=AUTH, json={"examples": [{"text": f"Heron fact {n}", "labels": []}]})
@@ -494,18 +507,19 @@ def test_wrong_admin_tokens_are_throttled_per_client(models_dir, tmp_path):
     assert refused.status_code == 429 and refused.get_json()["error"]["status"] == 429
 
 
+@on_both_databases
 @pytest.mark.parametrize("candidate, says", [
     (None, "nothing was changed"),
     ("2026-12-02T10-00-00Z-c4nd", "it had registered candidate 2026-12-02T10-00-00Z-c4nd, which is not active"),
 ])
 def test_a_job_that_dies_says_exactly_what_it_left_behind(app, candidate, says):
-    store = app.extensions["draftguard"]["store"]
-    assert store.create_job("j1", "api", stale_after=60)
+    storage = storage_of(app)
+    assert storage.jobs.create("j1", "api", stale_after=60)
     if candidate:
-        store.record_candidate("j1", candidate)
-    jobs._reap(subprocess.Popen([sys.executable, "-c", "raise SystemExit(9)"]), store, "j1")
-    job = store.job("j1")
+        storage.jobs.record_candidate("j1", candidate)
+    jobs._reap(subprocess.Popen([sys.executable, "-c", "raise SystemExit(9)"]), storage, "j1")
+    job = storage.jobs.get("j1")
     assert job["state"] == "failed" and "exit status 9" in job["error"] and says in job["error"]
     assert job["model_version"] == candidate
-    audit = store.list_audit()[0][0]
+    audit = storage.audit.page()[0][0]
     assert audit["action"] == "train.failed" and audit["detail"]["model_version"] == candidate

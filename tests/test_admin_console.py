@@ -5,28 +5,28 @@ from io import BytesIO
 
 import pytest
 
-from conftest import app_config
+from conftest import app_config, on_both_databases
+from engine.registry import Registry
 from server import create_app
 from server.console import hash_password
-from engine.registry import Registry
 
 PASSWORD = "correct horse battery"
 COOKIE = "draftguard_admin"
 
 
-def store_of(app):
-    return app.extensions["draftguard"]["store"]
+def storage_of(app):
+    return app.extensions["draftguard"]["storage"]
 
 
 def console_app(models_dir, tmp_path, **overrides):
     app = create_app(app_config(models_dir, tmp_path / "data", **{"LOGIN_RATE_LIMIT": "", **overrides}))
-    store_of(app).add_admin("alice", hash_password(PASSWORD), "test")
+    storage_of(app).admins.add("alice", hash_password(PASSWORD), "test")
     return app
 
 
 @pytest.fixture
-def app(models_dir, tmp_path):
-    return console_app(models_dir, tmp_path)
+def app(models_dir, tmp_path, database_url):
+    return console_app(models_dir, tmp_path, DATABASE_URL=database_url)
 
 
 def csrf_token(client, path: str) -> str:
@@ -51,7 +51,7 @@ def admin(client):
 
 
 def audit_actions(app) -> list[str]:
-    return [entry["action"] for entry in store_of(app).list_audit()[0]]
+    return [entry["action"] for entry in storage_of(app).audit.page()[0]]
 
 
 # --- login, sessions, headers --------------------------------------------------------------
@@ -75,12 +75,12 @@ def test_a_wrong_password_or_name_is_refused_and_audited(app, client):
         assert response.status_code == 401
         assert "do not match an admin account" in response.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
-    failed = [(e["actor"], e["action"]) for e in store_of(app).list_audit()[0]]
+    failed = [(e["actor"], e["action"]) for e in storage_of(app).audit.page()[0]]
     assert failed[:2] == [("mallory", "login.failed"), ("alice", "login.failed")]
 
 
 def test_passwords_are_stored_hashed(app):
-    stored = store_of(app).admin_password_hash("alice")
+    stored = storage_of(app).admins.password_hash("alice")
     assert PASSWORD not in stored and stored.startswith("scrypt:")
     with pytest.raises(ValueError):
         hash_password("short")
@@ -95,6 +95,7 @@ def test_login_attempts_are_rate_limited(models_dir, tmp_path):
     assert "Too many attempts" in response.get_data(as_text=True)
 
 
+@on_both_databases
 def test_logout_ends_the_session_on_the_server(app, admin):
     cookie = admin.get_cookie(COOKIE).value
     assert admin.get("/admin/").status_code == 200
@@ -105,8 +106,9 @@ def test_logout_ends_the_session_on_the_server(app, admin):
     assert admin.get("/admin/").status_code == 302
 
 
+@on_both_databases
 def test_a_password_change_ends_existing_sessions(app, admin):
-    store_of(app).set_admin_password("alice", hash_password("another long password"), "test")
+    storage_of(app).admins.set_password("alice", hash_password("another long password"), "test")
     assert admin.get("/admin/").status_code == 302
 
 
@@ -146,12 +148,12 @@ def test_errors_are_pages_with_a_clear_message(admin):
 ])
 @pytest.mark.parametrize("token", [None, "forged-token"])
 def test_forms_without_the_session_csrf_token_are_refused(app, admin, models_dir, path, data, token):
-    before = (store_of(app).list_audit()[1], store_of(app).list_jobs(), Registry(models_dir).read_index())
+    before = (storage_of(app).audit.page()[1], storage_of(app).jobs.recent(), Registry(models_dir).read_index())
     body = {**data, **({"csrf_token": token} if token else {})}
     response = admin.post(path.replace("ACTIVE", Registry(models_dir).active_version()), data=body)
     assert response.status_code == 400
     assert "nothing was changed" in response.get_data(as_text=True)
-    assert (store_of(app).list_audit()[1], store_of(app).list_jobs(), Registry(models_dir).read_index()) == before
+    assert (storage_of(app).audit.page()[1], storage_of(app).jobs.recent(), Registry(models_dir).read_index()) == before
     assert admin.get("/admin/").status_code == 200  # still logged in
 
 
@@ -160,7 +162,7 @@ def test_a_token_from_another_session_is_refused(app, admin):
     login(other)
     stolen = csrf_token(other, "/admin/")
     assert admin.post("/admin/training", data={"csrf_token": stolen}).status_code == 400
-    assert store_of(app).list_jobs() == []
+    assert storage_of(app).jobs.recent() == []
 
 
 # --- forms ---------------------------------------------------------------------------------
@@ -222,19 +224,20 @@ def upload_file(admin, name: str, data: bytes):
                      content_type="multipart/form-data")
 
 
+@on_both_databases
 def test_an_upload_is_previewed_then_stored_once(app, admin):
     data = b"text,labels\nHeron ships in May,confidential\nLovely weekend,\n"
     preview = upload_file(admin, "heron.csv", data)
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "2 valid examples" in page and "Heron ships in May" in page
-    assert store_of(app).list_examples()[1] == 0  # nothing stored before the admin confirms
+    assert storage_of(app).examples.page()[1] == 0  # nothing stored before the admin confirms
     upload_id = re.search(r'name="upload_id" value="([^"]+)"', page).group(1)
     stored = post_form(admin, "/admin/examples/import", {"upload_id": upload_id}, "/admin/examples")
     assert stored.headers["Location"] == "/admin/examples"
     assert "Stored 2 examples from heron.csv" in admin.get("/admin/examples").get_data(as_text=True)
     again = post_form(admin, "/admin/examples/import", {"upload_id": upload_id}, "/admin/examples")
     assert "no longer waiting" in admin.get(again.headers["Location"]).get_data(as_text=True)
-    assert store_of(app).list_examples()[1] == 2
+    assert storage_of(app).examples.page()[1] == 2
     assert audit_actions(app)[0] == "examples.add"
 
 
@@ -246,7 +249,7 @@ def test_a_bad_upload_lists_each_row_and_stores_nothing(app, admin):
     assert "3 problem(s) in bad.csv" in page and "Nothing was stored" in page
     for line, message in ((3, "empty or missing text"), (4, "unknown label(s) gossip"), (5, "duplicate text")):
         assert re.search(rf"<td>{line}</td><td>{re.escape(message)}", page)
-    assert store_of(app).list_examples()[1] == 0
+    assert storage_of(app).examples.page()[1] == 0
 
 
 def test_an_oversized_upload_is_refused_with_a_message(models_dir, tmp_path):
@@ -257,9 +260,10 @@ def test_an_oversized_upload_is_refused_with_a_message(models_dir, tmp_path):
     assert response.status_code == 413 and "larger than the limit" in response.get_data(as_text=True)
     response = upload_file(client, "big.csv", b"text,labels\n" + b"x" * 2000 + b",\n")
     assert response.status_code == 413 and "the limit is 1,000" in response.get_data(as_text=True)
-    assert store_of(app).list_examples()[1] == 0
+    assert storage_of(app).examples.page()[1] == 0
 
 
+@on_both_databases
 def test_feedback_is_labelled_from_the_console(app, admin):
     feedback = {"kind": "missed", "categories": ["confidential"], "consent": True, "text": "Heron ships in May"}
     feedback_id = admin.post("/v1/feedback", json=feedback).get_json()["id"]
@@ -269,12 +273,12 @@ def test_feedback_is_labelled_from_the_console(app, admin):
                          "/admin/feedback")
     assert response.headers["Location"] == "/admin/feedback"
     assert f"Feedback #{feedback_id} is now example" in admin.get("/admin/feedback").get_data(as_text=True)
-    example = store_of(app).list_examples()[0][0]
+    example = storage_of(app).examples.page()[0][0]
     assert (example["text"], example["labels"], example["added_by"]) == (feedback["text"], ["confidential", "financial"], "alice")
 
 
 def test_a_refused_action_returns_to_its_page_with_the_reason(app, admin, models_dir):
-    store_of(app).create_job("other", "bob", stale_after=60)
+    storage_of(app).jobs.create("other", "bob", stale_after=60)
     response = post_form(admin, "/admin/training", {}, "/admin/training",
                          headers={"Referer": "http://localhost/admin/training"})
     assert response.headers["Location"] == "http://localhost/admin/training"
@@ -288,7 +292,7 @@ def test_activating_from_the_console_is_audited_with_the_admin(app, admin, model
     response = post_form(admin, "/admin/models/2099-01-01T00-00-00Z-copy/activate", {}, "/admin/models")
     assert response.headers["Location"] == "/admin/models"
     assert registry.active_version() == "2099-01-01T00-00-00Z-copy"
-    entry = store_of(app).list_audit()[0][0]
+    entry = storage_of(app).audit.page()[0][0]
     assert (entry["actor"], entry["action"], entry["detail"]["previous"]) == ("alice", "model.promote", first)
     assert "Roll back to this" in admin.get("/admin/models").get_data(as_text=True)
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from conftest import ROOT, start_server, stop_server
 from server.console import hash_password
-from server.store import Store
+from server.storage import Storage, sqlite_url
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -37,7 +37,9 @@ def server(trained_models, tmp_path_factory):
     base = tmp_path_factory.mktemp("console-browser")
     shutil.copytree(trained_models, base / "models")
     (base / "data").mkdir()
-    Store(base / "data" / "draftguard.sqlite3").add_admin("alice", hash_password(PASSWORD), "test")
+    storage = Storage(sqlite_url(base / "data" / "draftguard.sqlite3"))
+    storage.migrate()  # before the server starts, as `flask --app server admins add` would
+    storage.admins.add("alice", hash_password(PASSWORD), "test")
     server = start_server(base / "models", base / "data", workers=2)
     yield server
     stop_server(server)

@@ -2,10 +2,12 @@
 import json
 
 import pytest
+import sqlalchemy as sa
 
-from conftest import app_config
-from server import create_app
+from conftest import app_config, on_both_databases
 from engine.policy import Term, default_pack
+from server import create_app
+from server.storage.schema import metadata
 
 RISKY = "Heads up team: the VPN password is Hunter2Secret! and the server room door code is 4417"
 CLEAN = "Had a lovely weekend hiking with the family, the view from the ridge was worth every step"
@@ -62,6 +64,7 @@ def test_policy_endpoint_serves_the_pack_file(client):
     assert "terms" not in body  # company terms stay on the server
 
 
+@on_both_databases
 def test_feedback_stores_text_only_with_consent(client):
     plain = client.post("/v1/feedback", json={"kind": "dismissed", "categories": ["security"],
                                               "model_version": "v1", "platform": "linkedin", "surface": "post"})
@@ -181,12 +184,17 @@ def test_healthz_reports_the_model(client):
     assert body["status"] == "ok" and body["model_version"]
 
 
+@on_both_databases
 def test_statistics_are_counts_only(app, client):
     check(client, RISKY)
     check(client, CLEAN)
     app.extensions["draftguard"]["counter"].flush()
-    rows = app.extensions["draftguard"]["store"].daily_counts("2000-01-01")
+    rows = app.extensions["draftguard"]["storage"].counts.since("2000-01-01")
     counts = {r["metric"]: r["count"] for r in rows}
     assert counts["checks"] == 2 and counts["flagged"] == 1 and counts["flagged:security"] == 1
-    with open(app.config["DATABASE"], "rb") as db:
-        assert b"Hunter2Secret" not in db.read()
+    database = app.extensions["draftguard"]["storage"].database
+    with database.reading() as conn:
+        for table in metadata.sorted_tables:
+            assert "Hunter2Secret" not in repr(conn.execute(sa.select(table)).all())
+    if database.sqlite_path:  # nor in the file's free pages
+        assert b"Hunter2Secret" not in database.sqlite_path.read_bytes()

@@ -6,7 +6,7 @@ from conftest import ADMIN_TOKEN
 from engine import classifier
 from engine.policy import PolicyError, default_pack, parse_pack
 from engine.registry import Registry
-from test_admin_console import admin, app, policy_form, post_form, store_of  # noqa: F401 (fixtures)
+from test_admin_console import admin, app, policy_form, post_form  # noqa: F401 (fixtures)
 from test_training import SMALL, write_jsonl
 from train.training import train_and_register
 
@@ -76,10 +76,10 @@ def test_deleting_an_unused_category_warns_that_its_scores_are_ignored(client):
 
 def test_a_rename_reaches_the_pack_stored_data_and_the_model_trained_before_it(client):
     assert "ip" in _flagged(client, IP_DRAFT)
-    store = client.application.extensions["draftguard"]["store"]
+    storage = client.application.extensions["draftguard"]["storage"]
     client.post("/v1/admin/examples", headers=AUTH, json={"examples": [
         {"text": IP_DRAFT, "labels": ["ip", "confidential"]}, {"text": "Lovely hike today", "labels": []}]})
-    store.add_feedback("missed", ["ip"], None, None, None, None)
+    storage.feedback.add("missed", ["ip"], None, None, None, None)
     pack = _pack(client)
     pack["terms"] = [{"term": "Heron engine", "category": "ip"}]
     pack = client.put("/v1/admin/policy", json=pack, headers=AUTH).get_json()["policy"]
@@ -99,8 +99,8 @@ def test_a_rename_reaches_the_pack_stored_data_and_the_model_trained_before_it(c
     assert category["flagged"] and category["spans"]
     assert "ip" not in {c["id"] for c in verdict["categories"]}
     assert "intellectual_property" in _flagged(client, "The Heron engine internals, as a thread")
-    assert sorted(e["labels"] for e in store.list_examples()[0]) == [[], ["confidential", "intellectual_property"]]
-    assert store.list_feedback()[0]["categories"] == ["intellectual_property"]
+    assert sorted(e["labels"] for e in storage.examples.page()[0]) == [[], ["confidential", "intellectual_property"]]
+    assert storage.feedback.recent()[0]["categories"] == ["intellectual_property"]
     audit = client.get("/v1/admin/audit", headers=AUTH).get_json()["items"][0]
     assert audit["action"] == "policy.rename_category"
     assert audit["detail"]["from"] == "ip" and audit["detail"]["to"] == "intellectual_property"

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from engine import classifier
-from engine.textnorm import normalize_text
+from engine.dataset import read_corpus
 from engine.policy import default_pack
 from engine.registry import Registry
-from engine.dataset import read_corpus
+from engine.textnorm import normalize_text
 from server import config
 
 PACK = default_pack()

@@ -15,8 +15,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conftest import app_config
-from server import create_app
 from engine.policy import default_pack
+from server import create_app
 
 RISKY = "Heads up team: the VPN password is Hunter2Secret! and the server room door code is 4417"
 CLEAN = "Had a lovely weekend hiking with the family, the view from the ridge was worth every step"

@@ -175,7 +175,7 @@ def _age(folder, seconds: float) -> None:
 
 
 def test_models_gc_removes_only_old_unlisted_folders(app, models_dir):
-    from test_admin_cli import run, store_of
+    from test_admin_cli import run, storage_of
     orphan = models_dir / "2026-01-01T00-00-00Z-dead"
     orphan.mkdir()
     (orphan / "model.joblib").write_bytes(b"half a model")
@@ -191,7 +191,7 @@ def test_models_gc_removes_only_old_unlisted_folders(app, models_dir):
     assert result.exit_code == 0 and "Removed 1 orphan folder(s)" in result.output
     assert not orphan.exists() and in_progress.exists()
     assert all((models_dir / version).is_dir() for version in listed)
-    assert store_of(app).list_audit()[0][0]["action"] == "models.gc"
+    assert storage_of(app).audit.page()[0][0]["action"] == "models.gc"
     assert "No orphan folders." in run(app, "models", "gc").output
 
 

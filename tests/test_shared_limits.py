@@ -66,5 +66,5 @@ def test_the_audit_log_names_the_client_behind_the_proxy(models_dir, tmp_path):
     response = client.get("/v1/admin/models", headers={"Authorization": "Bearer wrong-" + ADMIN_TOKEN,
                                                        "X-Forwarded-For": "198.51.100.7"})
     assert response.status_code == 403
-    entry = client.application.extensions["draftguard"]["store"].list_audit()[0][0]
+    entry = client.application.extensions["draftguard"]["storage"].audit.page()[0][0]
     assert entry["action"] == "auth.failed" and entry["detail"]["client"] == "198.51.100.7"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.policy import default_pack
-from server.store import Store
 from engine.dataset import DatasetError, parse_examples, read_corpus
+from engine.policy import default_pack
+from server.storage import Storage, sqlite_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = default_pack().category_ids
@@ -245,10 +245,11 @@ def test_a_data_error_leads_with_its_root_cause_and_lists_a_few_rows_by_relative
 
 
 def test_the_audit_keeps_a_failed_jobs_root_cause_not_every_row(tmp_path):
-    store = Store(tmp_path / "db.sqlite3")
-    assert store.create_job("j1", "api", stale_after=60)
-    store.finish_job("j1", error="3 problem(s) in the data, so nothing was written; the first is a.jsonl:1: x\n"
-                                 "  a.jsonl:1: x\n  a.jsonl:2: x\n  a.jsonl:3: x")
-    assert store.job("j1")["error"].count("\n") == 3  # the job page shows the list
-    detail = store.list_audit()[0][0]["detail"]
+    storage = Storage(sqlite_url(tmp_path / "db.sqlite3"))
+    storage.migrate()
+    assert storage.jobs.create("j1", "api", stale_after=60)
+    storage.jobs.finish("j1", error="3 problem(s) in the data, so nothing was written; the first is a.jsonl:1: x\n"
+                                    "  a.jsonl:1: x\n  a.jsonl:2: x\n  a.jsonl:3: x")
+    assert storage.jobs.get("j1")["error"].count("\n") == 3  # the job page shows the list
+    detail = storage.audit.page()[0][0]["detail"]
     assert detail["error"] == "3 problem(s) in the data, so nothing was written; the first is a.jsonl:1: x"

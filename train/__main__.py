@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from server import config
+from engine.dataset import DatasetError
 from engine.policy import PolicyError, load_active_pack, load_pack
 from engine.registry import Registry, RegistryError
-from engine.dataset import DatasetError
+from server import config
 from train.training import cross_validate_writers, render_cross_validation, render_report, train_and_register
 
 

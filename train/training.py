@@ -18,9 +18,9 @@ import scipy
 import sklearn
 
 from engine import classifier, textnorm
+from engine.dataset import Example, data_hash, read_corpus
 from engine.policy import PolicyPack
 from engine.registry import Registry
-from engine.dataset import Example, data_hash, read_corpus
 
 Progress = Callable[[str, float], None]
 
