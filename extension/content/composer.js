@@ -20,6 +20,7 @@
         onReport: (includeText) => this.dismiss("false_positive", includeText),
         onClose: () => this.editor.focus(),
       });
+      this.panel.host.setAttribute("data-draftguard-rule", surface.rule); // "specific" | "fallback"
       this.mount();
 
       this.loop = new draftguard.CheckLoop({
