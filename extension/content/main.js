@@ -59,11 +59,42 @@
     }
   }
 
+  // Where Enter sends only if the employee chose so (LinkedIn messaging's "Press Enter to Send"),
+  // what Enter does is learnt from the employee's own Enter presses: a draft that empties
+  // sends, a draft that gains a line does not. Remembered per site in the extension's storage
+  // (never the page's), so it holds from the first warning on the next visit.
+  const ENTER_KEY = "enterSends";
+  let enterSends = {}; // surface name -> true | false, for this site's host
+  chrome.storage.local.get(ENTER_KEY).then((stored) => {
+    enterSends = { ...((stored[ENTER_KEY] || {})[location.host] || {}), ...enterSends };
+  }, () => {});
+
+  function learnEnter(composer) {
+    const before = composer.site.readText(composer.editor);
+    if (!before.trim()) return;
+    setTimeout(() => {
+      const after = composer.editor.isConnected ? composer.site.readText(composer.editor) : "";
+      const lines = (text) => text.split("\n").length;
+      const sends = !after.trim() ? true : lines(after) > lines(before) ? false : null;
+      if (sends === null || enterSends[composer.surface.name] === sends) return;
+      enterSends[composer.surface.name] = sends;
+      chrome.storage.local.get(ENTER_KEY).then((stored) => {
+        const all = stored[ENTER_KEY] || {};
+        all[location.host] = { ...(all[location.host] || {}), [composer.surface.name]: sends };
+        return chrome.storage.local.set({ [ENTER_KEY]: all });
+      }).catch(() => {});
+    }, 300);
+  }
+
   function onKeyDown(event) {
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     const composer = composers.get(site.editorOf(event.target));
-    const button = composer && composer.surface.submitsOnEnter && composer.submitButton();
+    if (!composer) return;
+    const { surface } = composer;
+    const publishes = surface.submitsOnEnter || (surface.enterMaySend && enterSends[surface.name] === true);
+    const button = publishes && composer.submitButton();
     if (button) onPublish(event, composer, button);
+    if (surface.enterMaySend && !event.defaultPrevented) learnEnter(composer);
   }
 
   function start() {
@@ -97,6 +128,9 @@
     else if (reply.enabled === false) stop();
   }
 
-  chrome.storage.onChanged.addListener(() => { applySettings(); });
+  chrome.storage.onChanged.addListener((changes, area) => {
+    if (area === "local" && Object.keys(changes).every((key) => key === ENTER_KEY)) return;
+    applySettings();
+  });
   applySettings();
 })(globalThis.draftguard ??= {});
