@@ -122,7 +122,7 @@
       const shown = span.text.length > 24 ? `${span.text.slice(0, 20)}…` : span.text;
       const button = h("button", { type: "button", className: "mask", textContent: "Mask" });
       button.setAttribute("aria-label", `Mask ${shown} as ${span.mask}`);
-      const row = h("li", {}, h("span", {}, h("mark", { textContent: shown }), " → ", h("code", { textContent: span.mask })), button);
+      const row = h("li", {}, h("span", {}, h("span", { className: "value", textContent: shown }), " → ", h("code", { textContent: span.mask })), button);
       button.onclick = () => {
         if (this.handlers.onMask(span)) {
           button.disabled = true;
