@@ -1,10 +1,13 @@
-"""The extension's API: check a draft, read the policy, send feedback, health."""
+"""The extension's API: check a draft, read the policy, send feedback, report which composers
+it recognised (counts only), health."""
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime, timezone
 from typing import Literal, Optional
 
 from flask import Blueprint, current_app, jsonify
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 from server import classifier
 from server.extensions import configured_limit
@@ -51,6 +54,22 @@ class FeedbackRequest(BaseModel):
         if self.text is not None and not self.consent:
             raise ValueError("text may only be sent when consent is true")
         return self
+
+
+class ComposerCount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    surface: Surface
+    rule: Literal["specific", "fallback"]  # the adapter's own selectors, or the semantic fallback
+    count: StrictInt = Field(ge=1, le=1000)
+
+
+class DiagnosticsRequest(BaseModel):
+    # Counts only: any other field (a text, a URL, a selector) is refused, not ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    platform: StrictStr = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    composers: list[ComposerCount] = Field(min_length=1, max_length=16)
 
 
 def _active_model():
@@ -115,6 +134,20 @@ def feedback():
         body.text if body.consent else None,
     )
     return jsonify({"id": feedback_id, "stored_text": body.text is not None}), 201
+
+
+@bp.post("/v1/diagnostics")
+@configured_limit("DIAGNOSTICS_RATE_LIMIT")
+@require_token("API_TOKEN", closed_when_unset=False)
+def diagnostics():
+    """How many composers the extension recognised, per surface and rule; kept as daily counts
+    so the admin statistics show when a site's markup changed (the fallback takes over)."""
+    body = json_body(DiagnosticsRequest)
+    counts: Counter = Counter()
+    for item in body.composers:
+        counts[f"composers:{body.platform}:{item.surface}:{item.rule}"] += item.count
+    state("store").add_counts(datetime.now(timezone.utc).date().isoformat(), dict(counts))
+    return jsonify({"recorded": sum(counts.values())}), 201
 
 
 @bp.get("/healthz")

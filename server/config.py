@@ -46,6 +46,7 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         # Per client address and worker; "" disables (benchmarks).
         "CHECK_RATE_LIMIT": get("CHECK_RATE_LIMIT", "600 per minute"),
         "FEEDBACK_RATE_LIMIT": get("FEEDBACK_RATE_LIMIT", "60 per minute"),
+        "DIAGNOSTICS_RATE_LIMIT": get("DIAGNOSTICS_RATE_LIMIT", "60 per minute"),
         # Signs console sessions and CSRF tokens. Every worker must use the same key: when it is
         # not set, create_app keeps a generated one in DATA_DIR (see persistent_secret_key).
         "SECRET_KEY": get("SECRET_KEY"),

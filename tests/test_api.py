@@ -179,6 +179,35 @@ def test_rate_limit_answers_429_json(models_dir, tmp_path):
     assert limited.get_json()["error"]["code"] == "rate_limited"
 
 
+def test_diagnostics_take_composer_counts_only(client):
+    report = {"platform": "facebook", "composers": [{"surface": "comment", "rule": "fallback", "count": 2},
+                                                      {"surface": "post", "rule": "specific", "count": 1}]}
+    response = client.post("/v1/diagnostics", json=report)
+    assert response.status_code == 201 and response.get_json() == {"recorded": 3}
+    bad = [
+        {**report, "text": "my password is Zebra42!"},  # never text: unknown fields are refused
+        {**report, "composers": [{"surface": "comment", "rule": "fallback", "count": 1, "text": "hi"}]},
+        {**report, "composers": [{"surface": "comment", "rule": "guessed", "count": 1}]},
+        {**report, "composers": [{"surface": "comment", "rule": "fallback", "count": 0}]},
+        {**report, "composers": [{"surface": "comment", "rule": "fallback", "count": "2"}]},
+        {**report, "composers": []},
+        {**report, "platform": "Face Book"},
+        {"composers": report["composers"]},
+    ]
+    for body in bad:
+        refused = client.post("/v1/diagnostics", json=body)
+        assert refused.status_code == 400, body
+        assert refused.get_json()["error"]["code"]
+    assert client.get("/v1/diagnostics").status_code == 405
+
+
+def test_diagnostics_are_rate_limited_like_feedback(models_dir, tmp_path):
+    client = create_app(app_config(models_dir, tmp_path / "data", DIAGNOSTICS_RATE_LIMIT="2 per minute")).test_client()
+    report = {"platform": "linkedin", "composers": [{"surface": "post", "rule": "specific", "count": 1}]}
+    statuses = [client.post("/v1/diagnostics", json=report).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+
+
 def test_policy_edit_reaches_the_check_api_without_restart(app, client):
     text = "Sneak peek: Bluefinch goes to beta next week!"
     before = check(client, text).get_json()

@@ -11,8 +11,54 @@
 
   function attach(editor) {
     const surface = !composers.has(editor) && site.surfaceOf(editor);
-    if (surface) composers.set(editor, new draftguard.Composer(site, editor, surface));
+    if (!surface) return;
+    composers.set(editor, new draftguard.Composer(site, editor, surface));
+    seen(surface);
   }
+
+  // Self-diagnosis, counts only: how many composers are watched here, of which surface and
+  // found by which rule. The popup asks for the current page's; the server hears of each
+  // composer recognised (batched), so the admin statistics show when a site's markup changed.
+  const REPORT_AFTER_MS = 5000;
+  let unreported = new Map(); // "surface:rule" -> count
+  let reportTimer = null;
+
+  function tally(surfaces) {
+    const counts = new Map();
+    for (const { name, rule } of surfaces) counts.set(`${name}:${rule}`, (counts.get(`${name}:${rule}`) || 0) + 1);
+    return counts;
+  }
+
+  function asList(counts) {
+    return [...counts].map(([key, count]) => {
+      const [surface, rule] = key.split(":");
+      return { surface, rule, count };
+    });
+  }
+
+  function seen(surface) {
+    const key = `${surface.name}:${surface.rule}`;
+    unreported.set(key, (unreported.get(key) || 0) + 1);
+    if (reportTimer === null) reportTimer = setTimeout(report, REPORT_AFTER_MS);
+  }
+
+  function report() {
+    reportTimer = null;
+    const counts = asList(unreported);
+    unreported = new Map();
+    if (counts.length) draftguard.messenger.diagnostics(counts);
+  }
+
+  function watching() {
+    const live = [...composers].filter(([editor]) => editor.isConnected).map(([, composer]) => composer.surface);
+    return { running, watching: live.length, composers: asList(tally(live)), url: location.href };
+  }
+
+  chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+    if (!message || message.type !== "composers" || sender.id !== chrome.runtime.id || sender.tab) return false;
+    sendResponse(watching());
+    return false;
+  });
 
   function scan() {
     scanTimer = null;
@@ -116,6 +162,9 @@
     pageObserver.disconnect();
     clearTimeout(scanTimer);
     scanTimer = null;
+    clearTimeout(reportTimer);
+    reportTimer = null;
+    unreported = new Map(); // a switched-off site reports nothing
     composers.forEach((composer) => composer.destroy());
     composers.clear();
   }

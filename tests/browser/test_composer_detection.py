@@ -4,7 +4,10 @@ reads as a post, comment, reply or message, in the site's feed, dialogs or messa
 what they miss. The fixture pages' ?variant= rebuilds their composers as after a redesign."""
 from __future__ import annotations
 
+import time
+
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from .browser_support import FACEBOOK, LINKEDIN, RISKY, expect_state
@@ -86,3 +89,39 @@ def test_textboxes_that_are_not_composers_are_left_alone(browser):
     page.keyboard.type(RISKY, delay=2)
     page.wait_for_timeout(800)
     expect(page.locator("draftguard-panel")).to_have_count(0)
+
+
+def composer_counts(live_server) -> dict:
+    reply = requests.get(f"{live_server.url}/v1/admin/stats?days=1", headers={"Authorization": f"Bearer {live_server.admin_token}"}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()["totals"]["composers"]
+
+
+def newest_tab_id(browser) -> int:
+    """The tab opened last (without the "tabs" permission the extension cannot query by URL)."""
+    return browser.worker.evaluate("chrome.tabs.query({}).then(tabs => Math.max(...tabs.map(tab => tab.id)))")
+
+
+def test_self_diagnosis_in_the_popup_and_counts_for_the_admin(browser, live_server):
+    before = composer_counts(live_server).get("facebook", {}).get("comment", {}).get("fallback", 0)
+    page = browser.open(f"{FACEBOOK}?variant=bare")
+    page.click(".open-comment")
+    page.click(".open-reply")
+    expect(page.locator('draftguard-panel[data-draftguard-rule="fallback"]')).to_have_count(2)
+
+    popup = browser.extension_page(f"popup/popup.html?tab={newest_tab_id(browser)}")
+    expect(popup.locator("#composers")).to_have_text(
+        "Watching 2 composers: 2 comment boxes (2 found by the fallback rule: the site's markup may have changed).")
+    expect(popup.locator("#site-label")).to_have_text("Check drafts on www.facebook.com")
+    popup.close()
+
+    # The server hears counts only (surface, rule, count), batched a few seconds after recognition.
+    deadline = time.monotonic() + 15
+    while composer_counts(live_server).get("facebook", {}).get("comment", {}).get("fallback", 0) < before + 2:
+        assert time.monotonic() < deadline, "the composer counts never reached the server"
+        time.sleep(0.5)
+
+    blank = browser.open(LINKEDIN)  # nothing opened: no composer on the page yet
+    blank.wait_for_timeout(500)
+    popup = browser.extension_page(f"popup/popup.html?tab={newest_tab_id(browser)}")
+    expect(popup.locator("#composers")).to_have_text("No composer recognised on this page.")
