@@ -85,8 +85,11 @@
       return this.fallbacks.find((fallback) => fallback.name === purpose && editor.closest(fallback.area)) || null;
     }
 
-    // The editor root an element belongs to, if it is one the site adapter may know.
-    editorOf(element) {
+    // The editor root a node belongs to, if it is one the site adapter may know. A text node
+    // counts as its parent element: typing changes text nodes, and must not look like a change
+    // elsewhere on the page (which would rescan the page while the employee types).
+    editorOf(node) {
+      const element = node instanceof Element ? node : node && node.parentElement;
       return element instanceof Element ? element.closest(this.editorSelector) : null;
     }
 
