@@ -7,7 +7,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 2
 
-.PHONY: run test model venv dev-venv browser-deps services test-js test-py bench clean
+.PHONY: run test model venv dev-venv browser-deps services test-js lint-extension test-py bench clean
 
 # Stamp files tie the venv to the exact requirements it was built from.
 $(VENV)/.runtime-stamp: requirements.txt
@@ -37,6 +37,11 @@ browser-deps: dev-venv
 test-js:
 	@if [ -d extension/tests ]; then node --test extension/tests/; fi
 
+# Mozilla's linter on the extension folder (web-ext, pinned in tests/browser/package.json):
+# zero errors required. The warnings it still prints are explained in extension/README.md.
+lint-extension: browser-deps
+	tests/browser/node_modules/.bin/web-ext lint --source-dir extension --no-config-discovery --no-input
+
 test-py: dev-venv
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
@@ -45,7 +50,7 @@ test-py: dev-venv
 services:
 	bash tests/services/setup.sh
 
-test: browser-deps services test-js test-py
+test: browser-deps services test-js lint-extension test-py
 
 bench: dev-venv model
 	$(PY) -m bench

@@ -38,7 +38,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from engine.detectors import Finding, detect, find_terms
+from engine.detectors import MASKS, Finding, detect, find_terms
 from engine.fileio import atomic_write_bytes
 from engine.policy import PolicyPack
 from engine.textnorm import SLURS, Normalized, normalize, normalize_text
@@ -315,9 +315,16 @@ class Span:
     end: int
     text: str
     source: str  # "model", "detector" or "term"
+    detector: Optional[str] = None  # for detector spans: which one ("payment_card", "password", ...)
+    mask: Optional[str] = None  # the placeholder the employee may replace the span with
 
     def as_dict(self) -> dict:
-        return {"start": self.start, "end": self.end, "text": self.text, "source": self.source}
+        span = {"start": self.start, "end": self.end, "text": self.text, "source": self.source}
+        if self.detector:
+            span["detector"] = self.detector
+        if self.mask:
+            span["mask"] = self.mask
+        return span
 
 
 @dataclass
@@ -754,8 +761,10 @@ def _add_model_spans(model: Model, text: str, normalized: Normalized, verdicts: 
 
 
 def _finding_span(text: str, finding: Finding) -> Span:
-    source = "term" if finding.detector == "term" else "detector"
-    return Span(finding.start, finding.end, text[finding.start:finding.end], source)
+    if finding.detector == "term":
+        return Span(finding.start, finding.end, text[finding.start:finding.end], "term")
+    return Span(finding.start, finding.end, text[finding.start:finding.end], "detector",
+                finding.detector, MASKS.get(finding.detector))
 
 
 def predict(model: Model, text: str, pack: PolicyPack) -> Verdict:

@@ -163,6 +163,28 @@ DETECTORS: tuple[Detector, ...] = (
 DETECTOR_NAMES: tuple[str, ...] = tuple(d.name for d in DETECTORS)
 
 
+# What a detector's match is called when the employee masks it in the composer (the extension's
+# "Mask" button replaces the span with this placeholder). Only values that can be taken out of a
+# draft without changing what it says get one: secrets, codes and contact or account numbers.
+MASKS: dict[str, str] = {
+    "private_key": "[private key removed]",
+    "aws_access_key": "[key removed]",
+    "github_token": "[token removed]",
+    "slack_token": "[token removed]",
+    "stripe_key": "[key removed]",
+    "google_api_key": "[key removed]",
+    "jwt": "[token removed]",
+    "secret_assignment": "[secret removed]",
+    "password": "[password removed]",
+    "access_code": "[code removed]",
+    "payment_card": "[card number removed]",
+    "iban": "[IBAN removed]",
+    "us_ssn": "[SSN removed]",
+    "email": "[email removed]",
+    "phone": "[phone number removed]",
+}
+
+
 def scan(detector: Detector, haystack: str) -> Iterator[tuple[int, int]]:
     """The spans of `haystack` the detector's pattern matches, with its neighbour rules.
 

@@ -231,7 +231,8 @@ FEEDBACK_KINDS = ("dismissed", "false_positive", "missed")
 
 def statistics(days: int) -> dict:
     """Per day: checks, flagged checks (overall and per category) and feedback reports, with
-    dismiss and false-alarm rates per flagged check. Numbers only, never texts."""
+    dismiss and false-alarm rates per flagged check, and the composers the extension recognised
+    per platform, surface and rule. Numbers only, never texts."""
     first = datetime.now(timezone.utc).date() - timedelta(days=days - 1)  # counts are kept per UTC day
     storage = state("storage")
     rows = {(first + timedelta(days=i)).isoformat(): _empty_day() for i in range(days)}
@@ -240,6 +241,9 @@ def statistics(days: int) -> dict:
         metric = row["metric"]
         if metric.startswith("flagged:"):
             day["by_category"][metric.split(":", 1)[1]] = row["count"]
+        elif metric.startswith("composers:") and metric.count(":") == 3:
+            _, platform, surface, rule = metric.split(":")
+            day["composers"].setdefault(platform, {}).setdefault(surface, {"specific": 0, "fallback": 0})[rule] = row["count"]
         elif metric in day:
             day[metric] = row["count"]
     for row in storage.feedback.daily(first.isoformat()):
@@ -250,13 +254,20 @@ def statistics(days: int) -> dict:
             totals[key] += day[key]
         for category, count in day["by_category"].items():
             totals["by_category"][category] = totals["by_category"].get(category, 0) + count
+        for platform, surfaces in day["composers"].items():
+            for surface, rules in surfaces.items():
+                total = totals["composers"].setdefault(platform, {}).setdefault(surface, {"specific": 0, "fallback": 0})
+                for rule, count in rules.items():
+                    total[rule] = total.get(rule, 0) + count
     return {"since": first.isoformat(),
             "days": [{"day": d, **_with_rates(v)} for d, v in sorted(rows.items())],
             "totals": _with_rates(totals)}
 
 
 def _empty_day() -> dict:
-    return {"checks": 0, "flagged": 0, "by_category": {}, **{kind: 0 for kind in FEEDBACK_KINDS}}
+    return {"checks": 0, "flagged": 0, "by_category": {}, **{kind: 0 for kind in FEEDBACK_KINDS},
+            # composers the extension recognised: {platform: {surface: {"specific": n, "fallback": n}}}
+            "composers": {}}
 
 
 def _with_rates(day: dict) -> dict:

@@ -1,12 +1,16 @@
-"""The extension's API: check a draft, read the policy, send feedback, health, and its OpenAPI document."""
+"""The extension's API: check a draft, read the policy, send feedback, report which composers
+it recognised (counts only), health, and its OpenAPI document."""
 from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify
 
 from engine import classifier
 from server import openapi
 from server.extensions import configured_limit
-from server.schemas import CheckRequest, FeedbackRequest
+from server.schemas import CheckRequest, DiagnosticsRequest, FeedbackRequest
 from server.web import ApiError, json_body, require_token, state
 
 bp = Blueprint("api", __name__)
@@ -74,6 +78,20 @@ def feedback():
         body.text if body.consent else None,
     )
     return jsonify({"id": feedback_id, "stored_text": body.text is not None}), 201
+
+
+@bp.post("/v1/diagnostics")
+@configured_limit("DIAGNOSTICS_RATE_LIMIT")
+@require_token("API_TOKEN", closed_when_unset=False)
+def diagnostics():
+    """How many composers the extension recognised, per surface and rule; kept as daily counts
+    so the admin statistics show when a site's markup changed (the fallback takes over)."""
+    body = json_body(DiagnosticsRequest)
+    counts: Counter = Counter()
+    for item in body.composers:
+        counts[f"composers:{body.platform}:{item.surface}:{item.rule}"] += item.count
+    state("storage").counts.add(datetime.now(timezone.utc).date().isoformat(), dict(counts))
+    return jsonify({"recorded": sum(counts.values())}), 201
 
 
 @bp.get("/healthz")

@@ -58,6 +58,7 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         # X-Forwarded-Proto; 0 trusts none, so a client cannot pick its own address.
         "TRUSTED_PROXIES": int(get("TRUSTED_PROXIES", "0")),
         "FEEDBACK_RATE_LIMIT": get("FEEDBACK_RATE_LIMIT", "60 per minute"),
+        "DIAGNOSTICS_RATE_LIMIT": get("DIAGNOSTICS_RATE_LIMIT", "60 per minute"),
         # Signs console sessions and CSRF tokens. Every worker must use the same key: when it is
         # not set, create_app keeps a generated one in DATA_DIR (see persistent_secret_key).
         "SECRET_KEY": get("SECRET_KEY"),

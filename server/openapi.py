@@ -48,8 +48,10 @@ def _limit_text(schema: dict, max_chars: int) -> None:
 def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
     _, generated = models_json_schema(
         [(schemas.CheckRequest, "validation"), (schemas.FeedbackRequest, "validation"),
+         (schemas.DiagnosticsRequest, "validation"),
          (schemas.CheckResponse, "serialization"), (schemas.PolicyResponse, "serialization"),
-         (schemas.FeedbackResponse, "serialization"), (schemas.HealthResponse, "serialization"),
+         (schemas.FeedbackResponse, "serialization"), (schemas.DiagnosticsResponse, "serialization"),
+         (schemas.HealthResponse, "serialization"),
          (schemas.ErrorResponse, "serialization")],
         ref_template=SCHEMA_REF)
     components = generated["$defs"]
@@ -91,6 +93,15 @@ def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
                     "application/json": {"schema": {"$ref": SCHEMA_REF.format(model="FeedbackRequest")}}}},
                 "responses": {"201": _body("FeedbackResponse", "Recorded."),
                               **_errors(400, 401, 403, 413, 415, 429)},
+            }},
+            "/v1/diagnostics": {"post": {
+                "operationId": "diagnostics",
+                "summary": "Report how many composers the extension recognised on a site, and by which rule",
+                "security": TOKEN,
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": SCHEMA_REF.format(model="DiagnosticsRequest")}}}},
+                "responses": {"201": _body("DiagnosticsResponse", "Counted."),
+                              **_errors(400, 401, 403, 415, 429)},
             }},
             "/healthz": {"get": {
                 "operationId": "health",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 from engine.policy import Category
 
@@ -63,6 +63,31 @@ class FeedbackRequest(BaseModel):
         return self
 
 
+class ComposerCount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    surface: Surface
+    rule: Literal["specific", "fallback"] = Field(
+        description="specific: the site adapter's own selectors; fallback: the semantic fallback below them.")
+    count: StrictInt = Field(ge=1, le=1000)
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _whole_number(cls, value):
+        # JSON Schema's "integer" includes 3.0; a string or a boolean is still refused.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class DiagnosticsRequest(BaseModel):
+    """How many composers the extension recognised on a site. Counts only: any other field (a
+    text, a URL, a selector) is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: StrictStr = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    composers: list[ComposerCount] = Field(min_length=1, max_length=16)
+
+
 class ResponseBody(BaseModel):
     # A field the document does not name is a contract change: the response schemas say so.
     model_config = ConfigDict(extra="forbid")
@@ -76,6 +101,9 @@ class Span(ResponseBody):
     text: str
     source: Literal["model", "detector", "term"] = Field(
         description="What found it: the model, a deterministic detector, or a company term of the policy.")
+    detector: Optional[str] = Field(default=None, description="For detector spans: which detector (payment_card, password, …).")
+    mask: Optional[str] = Field(default=None, description="A placeholder the employee may replace the span with, "
+                                                          "e.g. [card number removed]; only where masking makes sense.")
 
 
 class CategoryResult(ResponseBody):
@@ -107,6 +135,10 @@ class PolicyResponse(ResponseBody):
 class FeedbackResponse(ResponseBody):
     id: int
     stored_text: bool
+
+
+class DiagnosticsResponse(ResponseBody):
+    recorded: int = Field(description="The composers counted.")
 
 
 class HealthResponse(ResponseBody):

@@ -453,8 +453,24 @@ def test_statistics_count_checks_and_feedback_never_texts(models_dir, tmp_path, 
     assert (totals["dismissed"], totals["false_positive"], totals["missed"]) == (1, 1, 0)
     assert totals["dismiss_rate"] == 0.5 and totals["false_alarm_rate"] == 0.5
     assert stats["days"][-1]["checks"] == 3
+    assert totals["composers"] == {}
     assert client.get("/v1/admin/stats?days=0", headers=AUTH).status_code == 400
     assert client.get("/v1/admin/stats?days=x", headers=AUTH).status_code == 400
+
+
+def test_statistics_show_the_composers_the_extension_recognised(client):
+    """The extension's self-diagnosis: per platform, surface and rule, so the admin sees a site
+    change (the fallback taking over from the adapter's own selectors)."""
+    reports = [("linkedin", "post", "specific", 3), ("linkedin", "post", "specific", 2),
+               ("facebook", "comment", "fallback", 4), ("facebook", "comment", "specific", 1)]
+    for platform, surface, rule, count in reports:
+        reply = client.post("/v1/diagnostics", json={"platform": platform, "composers": [{"surface": surface, "rule": rule, "count": count}]})
+        assert reply.status_code == 201
+    stats = client.get("/v1/admin/stats?days=7", headers=AUTH).get_json()
+    expected = {"linkedin": {"post": {"specific": 5, "fallback": 0}}, "facebook": {"comment": {"specific": 1, "fallback": 4}}}
+    assert stats["totals"]["composers"] == expected
+    assert stats["days"][-1]["composers"] == expected
+    assert all(day["composers"] == {} for day in stats["days"][:-1])
 
 
 @on_both_databases

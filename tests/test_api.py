@@ -42,6 +42,22 @@ def test_a_leaked_password_and_door_code_are_flagged_with_spans_on_the_secrets(c
         assert RISKY[span["start"]:span["end"]] == span["text"]
 
 
+def test_detector_spans_name_their_detector_and_the_placeholder_to_mask_them_with(client):
+    text = ("Refund to card 4111 1111 1111 1111 or IBAN GB82 WEST 1234 5698 7654 32, "
+            "the wifi password is Zebra42!x and the door code is 4417")
+    body = check(client, text).get_json()
+    spans = {s["text"]: s for c in body["categories"] for s in c["spans"] if s["source"] == "detector"}
+    assert (spans["4111 1111 1111 1111"]["detector"], spans["4111 1111 1111 1111"]["mask"]) == ("payment_card", "[card number removed]")
+    assert (spans["GB82 WEST 1234 5698 7654 32"]["detector"], spans["GB82 WEST 1234 5698 7654 32"]["mask"]) == ("iban", "[IBAN removed]")
+    assert (spans["Zebra42!x"]["detector"], spans["Zebra42!x"]["mask"]) == ("password", "[password removed]")
+    assert (spans["4417"]["detector"], spans["4417"]["mask"]) == ("access_code", "[code removed]")
+    # Model and term spans carry neither key: the answer stays what older extensions read.
+    for category in body["categories"]:
+        for span in category["spans"]:
+            if span["source"] != "detector":
+                assert "detector" not in span and "mask" not in span
+
+
 def test_a_plain_personal_post_is_clean(client):
     body = check(client, CLEAN).get_json()
     assert body["flagged"] is False
@@ -166,6 +182,35 @@ def test_rate_limit_answers_429_json(models_dir, tmp_path):
     assert limited.get_json()["error"]["code"] == "rate_limited"
 
 
+def test_diagnostics_take_composer_counts_only(client):
+    report = {"platform": "facebook", "composers": [{"surface": "comment", "rule": "fallback", "count": 2},
+                                                      {"surface": "post", "rule": "specific", "count": 1}]}
+    response = client.post("/v1/diagnostics", json=report)
+    assert response.status_code == 201 and response.get_json() == {"recorded": 3}
+    bad = [
+        {**report, "text": "my password is Zebra42!"},  # never text: unknown fields are refused
+        {**report, "composers": [{"surface": "comment", "rule": "fallback", "count": 1, "text": "hi"}]},
+        {**report, "composers": [{"surface": "comment", "rule": "guessed", "count": 1}]},
+        {**report, "composers": [{"surface": "comment", "rule": "fallback", "count": 0}]},
+        {**report, "composers": [{"surface": "comment", "rule": "fallback", "count": "2"}]},
+        {**report, "composers": []},
+        {**report, "platform": "Face Book"},
+        {"composers": report["composers"]},
+    ]
+    for body in bad:
+        refused = client.post("/v1/diagnostics", json=body)
+        assert refused.status_code == 400, body
+        assert refused.get_json()["error"]["code"]
+    assert client.get("/v1/diagnostics").status_code == 405
+
+
+def test_diagnostics_are_rate_limited_like_feedback(models_dir, tmp_path):
+    client = create_app(app_config(models_dir, tmp_path / "data", DIAGNOSTICS_RATE_LIMIT="2 per minute")).test_client()
+    report = {"platform": "linkedin", "composers": [{"surface": "post", "rule": "specific", "count": 1}]}
+    statuses = [client.post("/v1/diagnostics", json=report).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+
+
 def test_policy_edit_reaches_the_check_api_without_restart(app, client):
     text = "Sneak peek: Bluefinch goes to beta next week!"
     before = check(client, text).get_json()
@@ -198,3 +243,9 @@ def test_statistics_are_counts_only(app, client):
             assert "Hunter2Secret" not in repr(conn.execute(sa.select(table)).all())
     if database.sqlite_path:  # nor in the file's free pages
         assert b"Hunter2Secret" not in database.sqlite_path.read_bytes()
+
+
+@pytest.mark.parametrize("count, status", [(3, 201), (3.0, 201), (3.5, 400), ("3", 400), (True, 400), (0, 400)])
+def test_diagnostics_counts_are_whole_numbers_as_json_schema_means_them(client, count, status):
+    body = {"platform": "linkedin", "composers": [{"surface": "post", "rule": "specific", "count": count}]}
+    assert client.post("/v1/diagnostics", json=body).status_code == status

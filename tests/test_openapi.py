@@ -145,6 +145,17 @@ EXCHANGES = [
     Exchange("POST", "/v1/feedback", 413, {"kind": "missed", "consent": True, "text": "x" * 20_001}),
     Exchange("POST", "/v1/feedback", 415, raw=b"kind=missed", content_type="text/plain"),
     Exchange("POST", "/v1/feedback", 429, {"kind": "dismissed"}, server="rate_limited", repeat=2),
+    Exchange("POST", "/v1/diagnostics", 201, {"platform": "linkedin", "composers": [
+        {"surface": "post", "rule": "specific", "count": 2}, {"surface": "message", "rule": "fallback", "count": 1}]}),
+    Exchange("POST", "/v1/diagnostics", 400, {"platform": "linkedin", "composers": [
+        {"surface": "post", "rule": "specific", "count": 1, "text": "a draft"}]}),
+    Exchange("POST", "/v1/diagnostics", 401, {"platform": "x", "composers": [{"surface": "post", "rule": "specific", "count": 1}]},
+             server="token"),
+    Exchange("POST", "/v1/diagnostics", 403, {"platform": "x", "composers": [{"surface": "post", "rule": "specific", "count": 1}]},
+             headers={"Authorization": "Bearer nope"}, server="token"),
+    Exchange("POST", "/v1/diagnostics", 415, raw=b"platform=x", content_type="text/plain"),
+    Exchange("POST", "/v1/diagnostics", 429, {"platform": "x", "composers": [{"surface": "post", "rule": "specific", "count": 1}]},
+             server="rate_limited", repeat=2),
     Exchange("GET", "/healthz", 200),
     Exchange("GET", "/healthz", 200, server="broken_policy"),
     Exchange("GET", "/healthz", 503, server="no_model"),
@@ -160,7 +171,8 @@ def make_client(server: str, models_dir: Path, tmp_path: Path):
     settings = {
         "default": {},
         "token": {"API_TOKEN": API_TOKEN},
-        "rate_limited": {"CHECK_RATE_LIMIT": "1 per minute", "FEEDBACK_RATE_LIMIT": "1 per minute"},
+        "rate_limited": {"CHECK_RATE_LIMIT": "1 per minute", "FEEDBACK_RATE_LIMIT": "1 per minute",
+                         "DIAGNOSTICS_RATE_LIMIT": "1 per minute"},
         "no_model": {"MODELS_DIR": tmp_path / "no-models"},
         "broken_policy": {},
     }[server]

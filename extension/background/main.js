@@ -67,6 +67,15 @@ const contentHandlers = {
     return { ok: true };
   },
 
+  // Which composers a page recognised, by surface and rule: counts only, never text.
+  async diagnostics({ composers }, sender) {
+    const enabled = await enabledPlatform(sender);
+    if (!enabled || !Array.isArray(composers)) return { ok: false };
+    const counts = composers.map(({ surface, rule, count }) => ({ surface, rule, count }));
+    const reply = await callServer(enabled.settings, "v1/diagnostics", { method: "POST", body: { platform: enabled.platform, composers: counts } });
+    return { ok: reply.ok };
+  },
+
   async feedback({ report }, sender) {
     const enabled = await enabledPlatform(sender);
     if (!enabled) return { ok: false };

@@ -1,11 +1,12 @@
-// One watched composer: it observes the editor (without ever writing to it), lets the check
+// One watched composer: it observes the editor (writing to it only when the employee asks for
+// a secret to be masked), lets the check
 // loop decide when to ask the server, turns the answer into what the panel shows, and knows
 // whether a warning is still open when the employee goes to publish.
 (function (draftguard) {
   "use strict";
 
   const PAUSE_MS = 400;
-  const { toUtf16Ranges, excerpts } = draftguard.spans;
+  const { toUtf16Ranges, excerpts, maskable } = draftguard.spans;
 
   class Composer {
     constructor(site, editor, surface) {
@@ -19,7 +20,9 @@
         onDismiss: () => this.dismiss("dismissed"),
         onReport: (includeText) => this.dismiss("false_positive", includeText),
         onClose: () => this.editor.focus(),
+        onMask: (span) => this.mask(span),
       });
+      this.panel.host.setAttribute("data-draftguard-rule", surface.rule); // "specific" | "fallback"
       this.mount();
 
       this.loop = new draftguard.CheckLoop({
@@ -74,8 +77,38 @@
         guidance: c.guidance,
         policyRef: c.policy_ref,
         excerpts: excerpts(outcome.text, toUtf16Ranges(outcome.text, c.spans)),
+        masks: maskable(outcome.text, c.spans),
       }));
       return { ...outcome, categories };
+    }
+
+    // "Mask": replaces a secret the server pointed at with its placeholder, through the editor's
+    // own input path: the span is selected and the browser inserts the placeholder as if typed
+    // (execCommand "insertText"), so Quill's and Lexical's state, their undo history (Ctrl+Z
+    // brings the text back) and the caret (after the placeholder) stay the editor's. This is
+    // the one time the extension writes to the editor, and only on the employee's click.
+    // span: {start, end, text, mask} in UTF-16 offsets of the checked text. Returns whether it
+    // was replaced; the change is then checked again like any edit.
+    mask(span) {
+      const text = this.site.readText(this.editor);
+      let { start, end } = span;
+      if (text.slice(start, end) !== span.text) {
+        // Edited since the check: the same words nearest to where they were.
+        const before = text.lastIndexOf(span.text, start);
+        const after = text.indexOf(span.text, start);
+        const candidates = [before, after].filter((at) => at >= 0);
+        if (!candidates.length) return false;
+        start = candidates.reduce((best, at) => (Math.abs(at - span.start) < Math.abs(best - span.start) ? at : best));
+        end = start + span.text.length;
+      }
+      const range = draftguard.text.rangeOf(this.editor, start, end);
+      if (!range) return false;
+      this.editor.focus();
+      const selection = this.editor.ownerDocument.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      const inserted = this.editor.ownerDocument.execCommand("insertText", false, span.mask);
+      return inserted && this.site.readText(this.editor) === text.slice(0, start) + span.mask + text.slice(end);
     }
 
     // "Dismiss" and "report a false alarm" both close the warning for this draft; the report

@@ -11,8 +11,54 @@
 
   function attach(editor) {
     const surface = !composers.has(editor) && site.surfaceOf(editor);
-    if (surface) composers.set(editor, new draftguard.Composer(site, editor, surface));
+    if (!surface) return;
+    composers.set(editor, new draftguard.Composer(site, editor, surface));
+    seen(surface);
   }
+
+  // Self-diagnosis, counts only: how many composers are watched here, of which surface and
+  // found by which rule. The popup asks for the current page's; the server hears of each
+  // composer recognised (batched), so the admin statistics show when a site's markup changed.
+  const REPORT_AFTER_MS = 5000;
+  let unreported = new Map(); // "surface:rule" -> count
+  let reportTimer = null;
+
+  function tally(surfaces) {
+    const counts = new Map();
+    for (const { name, rule } of surfaces) counts.set(`${name}:${rule}`, (counts.get(`${name}:${rule}`) || 0) + 1);
+    return counts;
+  }
+
+  function asList(counts) {
+    return [...counts].map(([key, count]) => {
+      const [surface, rule] = key.split(":");
+      return { surface, rule, count };
+    });
+  }
+
+  function seen(surface) {
+    const key = `${surface.name}:${surface.rule}`;
+    unreported.set(key, (unreported.get(key) || 0) + 1);
+    if (reportTimer === null) reportTimer = setTimeout(report, REPORT_AFTER_MS);
+  }
+
+  function report() {
+    reportTimer = null;
+    const counts = asList(unreported);
+    unreported = new Map();
+    if (counts.length) draftguard.messenger.diagnostics(counts);
+  }
+
+  function watching() {
+    const live = [...composers].filter(([editor]) => editor.isConnected).map(([, composer]) => composer.surface);
+    return { running, watching: live.length, composers: asList(tally(live)), url: location.href };
+  }
+
+  chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+    if (!message || message.type !== "composers" || sender.id !== chrome.runtime.id || sender.tab) return false;
+    sendResponse(watching());
+    return false;
+  });
 
   function scan() {
     scanTimer = null;
@@ -59,11 +105,42 @@
     }
   }
 
+  // Where Enter sends only if the employee chose so (LinkedIn messaging's "Press Enter to Send"),
+  // what Enter does is learnt from the employee's own Enter presses: a draft that empties
+  // sends, a draft that gains a line does not. Remembered per site in the extension's storage
+  // (never the page's), so it holds from the first warning on the next visit.
+  const ENTER_KEY = "enterSends";
+  let enterSends = {}; // surface name -> true | false, for this site's host
+  chrome.storage.local.get(ENTER_KEY).then((stored) => {
+    enterSends = { ...((stored[ENTER_KEY] || {})[location.host] || {}), ...enterSends };
+  }, () => {});
+
+  function learnEnter(composer) {
+    const before = composer.site.readText(composer.editor);
+    if (!before.trim()) return;
+    setTimeout(() => {
+      const after = composer.editor.isConnected ? composer.site.readText(composer.editor) : "";
+      const lines = (text) => text.split("\n").length;
+      const sends = !after.trim() ? true : lines(after) > lines(before) ? false : null;
+      if (sends === null || enterSends[composer.surface.name] === sends) return;
+      enterSends[composer.surface.name] = sends;
+      chrome.storage.local.get(ENTER_KEY).then((stored) => {
+        const all = stored[ENTER_KEY] || {};
+        all[location.host] = { ...(all[location.host] || {}), [composer.surface.name]: sends };
+        return chrome.storage.local.set({ [ENTER_KEY]: all });
+      }).catch(() => {});
+    }, 300);
+  }
+
   function onKeyDown(event) {
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     const composer = composers.get(site.editorOf(event.target));
-    const button = composer && composer.surface.submitsOnEnter && composer.submitButton();
+    if (!composer) return;
+    const { surface } = composer;
+    const publishes = surface.submitsOnEnter || (surface.enterMaySend && enterSends[surface.name] === true);
+    const button = publishes && composer.submitButton();
     if (button) onPublish(event, composer, button);
+    if (surface.enterMaySend && !event.defaultPrevented) learnEnter(composer);
   }
 
   function start() {
@@ -85,6 +162,9 @@
     pageObserver.disconnect();
     clearTimeout(scanTimer);
     scanTimer = null;
+    clearTimeout(reportTimer);
+    reportTimer = null;
+    unreported = new Map(); // a switched-off site reports nothing
     composers.forEach((composer) => composer.destroy());
     composers.clear();
   }
@@ -97,6 +177,9 @@
     else if (reply.enabled === false) stop();
   }
 
-  chrome.storage.onChanged.addListener(() => { applySettings(); });
+  chrome.storage.onChanged.addListener((changes, area) => {
+    if (area === "local" && Object.keys(changes).every((key) => key === ENTER_KEY)) return;
+    applySettings();
+  });
   applySettings();
 })(globalThis.draftguard ??= {});

@@ -30,9 +30,14 @@
     return ask({ type: "feedback", report });
   }
 
+  // [{surface, rule, count}]: composers recognised on this page; counts only, never text.
+  function diagnostics(composers) {
+    return ask({ type: "diagnostics", composers });
+  }
+
   function siteEnabled() {
     return ask({ type: "site-enabled" });
   }
 
-  draftguard.messenger = { check, feedback, siteEnabled };
+  draftguard.messenger = { check, feedback, diagnostics, siteEnabled };
 })(globalThis.draftguard ??= {});

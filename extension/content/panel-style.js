@@ -28,6 +28,11 @@ p { margin: 0 0 6px; }
 blockquote { margin: 4px 0 6px; padding: 4px 8px; border-left: 3px solid #d8c49a; background: #fff; color: #38434f; white-space: pre-wrap; overflow-wrap: anywhere; }
 mark { background: #ffe08a; color: inherit; border-radius: 2px; padding: 0 1px; }
 a { color: #0a66c2; }
+.masks { margin: 2px 0 6px; }
+.masks li, .masks li + li { display: flex; align-items: center; gap: 8px; margin: 2px 0; padding: 0; border: none; }
+.masks .value { font-weight: 600; overflow-wrap: anywhere; }
+.masks code { font: 12px/1.4 ui-monospace, monospace; color: #38434f; }
+button.mask { padding: 1px 10px; font-size: 12px; }
 .actions { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-top: 12px; }
 .actions label { display: flex; align-items: center; gap: 4px; font-size: 12px; color: #38434f; }
 .primary { background: #0a66c2; border-color: #0a66c2; color: #fff; }

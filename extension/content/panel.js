@@ -29,7 +29,8 @@
   }
 
   class Panel {
-    // handlers: onDismiss(), onReport(includeText) -> Promise, onClose() (focus back to editor)
+    // handlers: onDismiss(), onReport(includeText) -> Promise, onClose() (focus back to editor),
+    //           onMask(span) -> whether the span was replaced in the editor
     constructor(surface, handlers) {
       this.handlers = handlers;
       this.host = document.createElement("draftguard-panel");
@@ -56,7 +57,7 @@
       this.show({ state: "idle" });
     }
 
-    // view: {state, message?, categories?: [{id, title, guidance, policyRef, excerpts}],
+    // view: {state, message?, categories?: [{id, title, guidance, policyRef, excerpts, masks}],
     //        dismissed?: boolean, isNew?: boolean (a warning the employee has not seen yet)}
     show(view) {
       this.view = view;
@@ -92,6 +93,7 @@
           excerpt.clippedStart ? "…" : null,
           ...excerpt.parts.map((part) => (part.flagged ? h("mark", { textContent: part.text }) : part.text)),
           excerpt.clippedEnd ? "…" : null)),
+        category.masks.length ? h("ul", { className: "masks" }, ...category.masks.map((span) => this.maskRow(span))) : null,
         isWebLink(category.policyRef)
           ? h("a", { href: category.policyRef, target: "_blank", rel: "noopener noreferrer", textContent: "Read the policy" })
           : null));
@@ -113,6 +115,24 @@
           h("button", { type: "button", className: "primary", textContent: "Dismiss", onclick: () => this.handlers.onDismiss() }),
           report,
           h("label", {}, consent, "Include my draft text in the report")));
+    }
+
+    // One secret the employee can take out: what it is, what replaces it, and "Mask".
+    maskRow(span) {
+      const shown = span.text.length > 24 ? `${span.text.slice(0, 20)}…` : span.text;
+      const button = h("button", { type: "button", className: "mask", textContent: "Mask" });
+      button.setAttribute("aria-label", `Mask ${shown} as ${span.mask}`);
+      const row = h("li", {}, h("span", {}, h("span", { className: "value", textContent: shown }), " → ", h("code", { textContent: span.mask })), button);
+      button.onclick = () => {
+        if (this.handlers.onMask(span)) {
+          button.disabled = true;
+          button.textContent = "Masked";
+          this.announce(`Replaced with ${span.mask}. Ctrl+Z brings the text back.`);
+        } else {
+          this.acknowledge("The draft has changed; this could not be masked");
+        }
+      };
+      return row;
     }
 
     // Says on the indicator, and to screen readers, what just happened.

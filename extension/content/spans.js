@@ -1,7 +1,8 @@
 // Turns the server's spans into something the card can show: the server counts Unicode code
 // points (Python string indices), JavaScript counts UTF-16 code units, so an emoji before a
 // flagged word shifts every offset by one. Spans are converted, checked against the text they
-// claim to cover, merged, and cut into short quoted excerpts with the flagged words marked.
+// claim to cover, merged, and cut into short quoted excerpts with the flagged words marked;
+// the secrets the server says can be masked are picked out with their placeholders.
 (function (draftguard) {
   "use strict";
 
@@ -78,5 +79,20 @@
     });
   }
 
-  draftguard.spans = { toUtf16Ranges, excerpts };
+  // The spans the employee may mask, those the server gave a placeholder (`mask`): in UTF-16,
+  // checked against the text, one per range, in reading order: [{start, end, text, mask}].
+  function maskable(text, spans) {
+    const at = codePointIndexer(text);
+    const found = new Map();
+    for (const span of spans || []) {
+      if (typeof span.mask !== "string" || !span.mask) continue;
+      const start = at(span.start);
+      const end = at(span.end);
+      if (end <= start || text.slice(start, end) !== span.text) continue;
+      found.set(`${start}:${end}`, { start, end, text: span.text, mask: span.mask });
+    }
+    return [...found.values()].sort((a, b) => a.start - b.start);
+  }
+
+  draftguard.spans = { toUtf16Ranges, excerpts, maskable };
 })(globalThis.draftguard ??= {});

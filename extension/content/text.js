@@ -24,7 +24,9 @@
     return node.nodeType === ELEMENT && BLOCKS.has(node.nodeName.toUpperCase());
   }
 
-  function editorText(root) {
+  // `onText(node, at)`, when given, hears of every text node read and the offset in the
+  // returned string where its (cleaned) text starts: rangeOf() uses it to map offsets back.
+  function editorText(root, onText) {
     let out = "";
     let breakBeforeNext = false; // a block just ended: whatever comes next starts a new line
     let lineHasInline = false; // text was written since the last line break
@@ -35,13 +37,17 @@
       lineHasInline = false;
     }
 
+    function addText(text, node) {
+      if (!text) return;
+      if (breakBeforeNext) newline();
+      if (onText && node) onText(node, out.length);
+      out += text;
+      lineHasInline = true;
+    }
+
     function visit(node, parentIsBlock) {
       if (node.nodeType === TEXT) {
-        const text = node.data.replace(INVISIBLE, "").replace(/\u00a0/g, " ");
-        if (!text) return;
-        if (breakBeforeNext) newline();
-        out += text;
-        lineHasInline = true;
+        addText(node.data.replace(INVISIBLE, "").replace(/\u00a0/g, " "), node);
         return;
       }
       if (node.nodeType !== ELEMENT) return;
@@ -57,7 +63,7 @@
       if (name === "IMG") {
         // Emoji are often images whose alt text is the character itself.
         const alt = node.getAttribute ? node.getAttribute("alt") : node.alt;
-        if (alt) visit({ nodeType: TEXT, data: alt }, false);
+        if (alt) addText(alt.replace(INVISIBLE, "").replace(/\u00a0/g, " "), null);
         return;
       }
       const block = isBlock(node);
@@ -70,5 +76,38 @@
     return out;
   }
 
-  draftguard.text = { editorText };
+  // The offset inside a text node's data of the `index`-th character editorText() kept from it.
+  function dataOffset(data, index) {
+    let kept = 0;
+    for (let i = 0; i < data.length; i += 1) {
+      if (kept === index) return i;
+      if (!/[\u200b\ufeff]/.test(data[i])) kept += 1;
+    }
+    return kept === index ? data.length : -1;
+  }
+
+  // A DOM Range covering [start, end) of editorText(root), or null when an end falls outside
+  // the editor's text nodes (inside an image's alt text, on a line break).
+  function rangeOf(root, start, end) {
+    const nodes = [];
+    editorText(root, (node, at) => nodes.push({ node, at }));
+    const point = (offset, isEnd) => {
+      for (const { node, at } of nodes) {
+        const length = node.data.replace(INVISIBLE, "").length;
+        if (isEnd ? offset > at && offset <= at + length : offset >= at && offset < at + length) {
+          return { node, offset: dataOffset(node.data, offset - at) };
+        }
+      }
+      return null;
+    };
+    const from = point(start, false);
+    const to = point(end, true);
+    if (!from || !to || from.offset < 0 || to.offset < 0) return null;
+    const range = root.ownerDocument.createRange();
+    range.setStart(from.node, from.offset);
+    range.setEnd(to.node, to.offset);
+    return range;
+  }
+
+  draftguard.text = { editorText, rangeOf };
 })(globalThis.draftguard ??= {});

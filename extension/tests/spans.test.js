@@ -3,7 +3,7 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const { load } = require("./helpers");
 
-const { toUtf16Ranges, excerpts } = load("spans.js").spans;
+const { toUtf16Ranges, excerpts, maskable } = load("spans.js").spans;
 
 // What the server does: offsets are Python string indices, i.e. code points.
 function serverSpan(text, words) {
@@ -70,4 +70,17 @@ test("a whole short draft is quoted without clipping", () => {
   const text = "pin 4417";
   const [excerpt] = excerpts(text, toUtf16Ranges(text, [serverSpan(text, "4417")]));
   assert.deepEqual(excerpt, { parts: [{ text: "pin ", flagged: false }, { text: "4417", flagged: true }], clippedStart: false, clippedEnd: false });
+});
+
+test("maskable spans: only those with a placeholder, in UTF-16, checked, once each", () => {
+  const text = "🎉 card 4111 1111 1111 1111, code 4417, acquiring Northwind";
+  const card = { ...serverSpan(text, "4111 1111 1111 1111"), source: "detector", detector: "payment_card", mask: "[card number removed]" };
+  const code = { ...serverSpan(text, "4417"), source: "detector", detector: "access_code", mask: "[code removed]" };
+  const model = { ...serverSpan(text, "acquiring Northwind"), source: "model" };
+  const stale = { ...serverSpan(text, "4417"), text: "9999", mask: "[code removed]" };
+  const found = maskable(text, [code, model, card, code, stale]);
+  assert.deepEqual(found.map((s) => [text.slice(s.start, s.end), s.mask]), [
+    ["4111 1111 1111 1111", "[card number removed]"],
+    ["4417", "[code removed]"],
+  ]);
 });

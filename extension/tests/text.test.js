@@ -3,7 +3,7 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const { load, text, el } = require("./helpers");
 
-const { editorText } = load("text.js").text;
+const { editorText, rangeOf } = load("text.js").text;
 const editor = (...children) => el("div", children);
 
 test("Quill: one paragraph per line, <p><br></p> is an empty line", () => {
@@ -47,4 +47,18 @@ test("caret placeholders vanish and non-breaking spaces read as spaces", () => {
 test("emoji drawn as images read as their alt text", () => {
   const root = editor(el("p", [text("great "), el("img", [], { alt: "🎉" }), text(" day")]));
   assert.equal(editorText(root), "great 🎉 day");
+});
+
+test("rangeOf maps offsets of the read text back to text nodes, past zero-width characters", () => {
+  const first = text("door code");
+  const second = text("\u200bis 4417 ok");
+  const root = editor(el("p", [el("span", [first])]), el("p", [el("span", [second])]));
+  root.ownerDocument = { createRange: () => ({ setStart(node, offset) { this.start = [node, offset]; }, setEnd(node, offset) { this.end = [node, offset]; } }) };
+  const read = editorText(root);
+  const at = read.indexOf("4417");
+  const range = rangeOf(root, at, at + 4);
+  assert.deepEqual(range.start, [second, 4]);
+  assert.deepEqual(range.end, [second, 8]);
+  assert.equal(second.data.slice(4, 8), "4417");
+  assert.equal(rangeOf(root, read.indexOf("\n"), read.indexOf("\n") + 1), null); // a line break is no text node
 });

@@ -45,7 +45,7 @@ feedback = sa.Table(
 daily_counts = sa.Table(
     "daily_counts", metadata,
     sa.Column("day", Text, primary_key=True),
-    sa.Column("metric", Text, primary_key=True),  # checks, flagged, flagged:<category>
+    sa.Column("metric", Text, primary_key=True),  # checks, flagged, flagged:<category>, composers:<site>:<surface>:<rule>
     sa.Column("count", sa.Integer, nullable=False),
 )
 

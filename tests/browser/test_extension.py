@@ -145,6 +145,10 @@ def test_keyboard_and_screen_reader_path(browser):
     page.keyboard.press("Enter")
     expect(panel.locator(".card")).to_be_visible()
     page.keyboard.press("Tab")
+    expect(panel.get_by_role("button", name="Mask Hunter2Secret! as [password removed]")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(panel.get_by_role("button", name="Mask 4417 as [code removed]")).to_be_focused()
+    page.keyboard.press("Tab")
     expect(panel.get_by_role("link", name="Read the policy")).to_be_focused()
     page.keyboard.press("Tab")
     expect(panel.get_by_role("button", name="Dismiss")).to_be_focused()
@@ -333,3 +337,59 @@ def test_managed_settings_take_precedence_and_are_locked(managed_policy, browser
     page = composer.open(browser)
     page.keyboard.type(RISKY, delay=5)
     expect_state(composer.panel(page), "flagged")
+
+
+def test_enter_to_send_in_linkedin_messaging_is_held_once_learnt(browser):
+    """LinkedIn messaging sends on Enter only if the employee chose "Press Enter to Send". The
+    extension learns which from what Enter does, remembers it, and then holds that Enter too."""
+    composer = COMPOSERS["linkedin-message"]
+    page = composer.open(browser)
+    panel, editor = composer.panel(page), composer.editor(page)
+    expect_state(panel, "idle")  # watched from here on
+    page.check("text=Press Enter to Send")
+    editor.click()
+    page.keyboard.type("Hi Sam, thanks for the intro", delay=5)
+    page.keyboard.press("Enter")  # sent: now the extension knows Enter sends here
+    expect(page.locator(".msg-s-event-listitem.published")).to_have_count(1)
+    page.wait_for_timeout(500)
+
+    page.keyboard.type(RISKY, delay=5)
+    expect_state(panel, "flagged")
+    page.keyboard.press("Enter")
+    confirm = panel.get_by_role("alertdialog", name="Post anyway?")
+    expect(confirm).to_be_visible()
+    assert len(published(page)) == 1
+    page.keyboard.press("Escape")  # keep editing
+    expect(editor).to_be_focused()
+    expect(editor).to_have_text(RISKY)  # no newline slipped in
+    page.keyboard.press("Enter")
+    confirm.get_by_role("button", name="Post anyway").click()
+    expect(page.locator(".msg-s-event-listitem.published")).to_have_count(2)
+    assert published(page)[-1] == {"surface": "message", "text": RISKY}
+
+    # Remembered for the next visit: held from the first warning.
+    page = composer.open(browser)
+    page.check("text=Press Enter to Send")
+    composer.editor(page).click()
+    page.keyboard.type(RISKY, delay=5)
+    expect_state(composer.panel(page), "flagged")
+    page.keyboard.press("Enter")
+    expect(composer.panel(page).get_by_role("alertdialog", name="Post anyway?")).to_be_visible()
+    assert published(page) == []
+
+
+def test_enter_for_a_new_line_in_linkedin_messaging_is_never_held(browser):
+    composer = COMPOSERS["linkedin-message"]
+    page = composer.open(browser)
+    panel, editor = composer.panel(page), composer.editor(page)
+    expect_state(panel, "idle")
+    page.keyboard.type("Hi Sam,", delay=5)
+    page.keyboard.press("Enter")  # a new line: Enter does not send here
+    page.wait_for_timeout(500)
+    page.keyboard.type(RISKY, delay=5)
+    expect_state(panel, "flagged")
+    page.keyboard.press("Enter")
+    page.keyboard.type("Thanks", delay=5)
+    expect(editor).to_have_text(re.compile(r"Hi Sam,\s*" + re.escape(RISKY) + r"\s*Thanks"))
+    expect(panel.get_by_role("alertdialog", name="Post anyway?")).to_be_hidden()
+    assert published(page) == []

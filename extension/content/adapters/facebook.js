@@ -19,4 +19,11 @@ draftguard.defineSite({
       submit: '[role="button"][aria-label="Post"]',
     },
   ],
+  // When the wrappers change (a comment form without role="presentation", a new submit
+  // container): a Lexical textbox labelled "Write a comment…", "Reply to …" or "What's on your
+  // mind?" in the feed, an article or a dialog, published by its labelled button.
+  fallback: {
+    comment: { area: '[role="feed"], [role="article"], [role="dialog"], [role="main"], [role="complementary"]', scope: 'form, [role="article"]', submitLabel: /^(comment|reply|post)$/i, submitsOnEnter: true },
+    post: { area: '[role="dialog"]', scope: '[role="dialog"]', submitLabel: /^post$/i },
+  },
 });

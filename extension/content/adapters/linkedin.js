@@ -2,6 +2,8 @@
 // uses LinkedIn's own contenteditable (`.msg-form__contenteditable`). The share box that is
 // rolling out on the newer React pages keys its editor `ShareBox_textEditor`, and newer comment
 // boxes wrap a Tiptap editor in `ui-core-tiptap-text-editor-wrapper`; both are matched too.
+// The editors' own placeholders ("What do you want to talk about?", "Add a comment…", "Write a
+// message…") are what the fallback reads.
 draftguard.defineSite({
   surfaces: [
     {
@@ -10,6 +12,7 @@ draftguard.defineSite({
       scope: "form.msg-form",
       anchor: ".msg-form__msg-content-container",
       submit: "button.msg-form__send-button",
+      enterMaySend: true, // "Press Enter to Send" is the employee's choice
     },
     {
       name: "comment", // replies use the same comment box
@@ -28,4 +31,11 @@ draftguard.defineSite({
       submit: "button.share-actions__primary-action",
     },
   ],
+  // When LinkedIn renames its wrappers: a textbox named for a post, comment or message in the
+  // feed, a dialog or the messaging overlay, published by the button with that label.
+  fallback: {
+    message: { area: 'aside, main, [role="main"], [role="dialog"], [role="complementary"]', scope: 'form, [role="dialog"], aside', submitLabel: /^send$/i, enterMaySend: true },
+    comment: { area: 'main, [role="main"], [role="dialog"], dialog', scope: "form", submitLabel: /^(comment|reply|post)$/i },
+    post: { area: '[role="dialog"], dialog, main, [role="main"]', scope: '[role="dialog"], dialog, form', submitLabel: /^post$/i },
+  },
 });
