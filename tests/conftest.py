@@ -28,8 +28,17 @@ ADMIN_TOKEN = "test-admin-token"
 
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory) -> Path:
-    """A models folder holding one active version trained on the default corpus."""
+    """A models folder holding one active version trained on the default corpus.
+
+    DRAFTGUARD_TEST_MODELS may name a models folder trained the same way beforehand
+    (`python -m train --models-dir DIR`): the mutation run (`make mutation`) starts a test
+    session per mutant and cannot spend the training time on each. A copy is used, so no test
+    can change the folder it names."""
     models_dir = tmp_path_factory.mktemp("trained") / "models"
+    pretrained = os.environ.get("DRAFTGUARD_TEST_MODELS")
+    if pretrained:
+        shutil.copytree(pretrained, models_dir)
+        return models_dir
     defaults = config.from_env()
     train_and_register(Registry(models_dir), default_pack(), defaults["TRAIN_DATA"], defaults["TEST_DATA"],
                        activate=True, secondary_test_paths=defaults["SECONDARY_TEST_DATA"])
