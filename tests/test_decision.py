@@ -1,0 +1,161 @@
+"""The decision at its boundaries: how model scores, detector findings, company terms and the
+policy pack's thresholds become each category's verdict (classifier._combine, decide,
+Model.thresholds_for).
+
+The scores are given exactly (a `Decision` is the decision's input), so a test can stand right
+on a threshold; the model, the detectors and the pack are the real ones.
+"""
+import numpy as np
+import pytest
+
+from server import classifier
+from server.policy import Category, Term, default_pack
+from server.registry import Registry
+from server.textnorm import normalize, normalize_text
+
+PACK = default_pack()
+CLEAN = "Lovely walk by the river this morning."
+EMAIL = "Drop a line to jane.doe@example.com about it."  # a soft privacy finding
+CARD = "Card 4111 1111 1111 1111 is on the desk."        # a hard privacy finding
+LONG = ("What a weekend. We drove up to the lake on Saturday morning and the kids spent the whole day in "
+        "the water while I read on the jetty. Sunday was my mum's seventieth, so the whole family squeezed "
+        "into her little garden for a barbecue and far too much cake. ") * 3
+
+
+@pytest.fixture(scope="module")
+def model(trained_models):
+    registry = Registry(trained_models)
+    return registry.load(registry.active_version())
+
+
+def verdicts(model, text, scores=None, pack=PACK, with_spans=False):
+    """Each category's verdict on `text` when the model scores it `scores` (others 0)."""
+    values = np.zeros(len(model.categories))
+    for category, value in (scores or {}).items():
+        values[model.categories.index(category)] = value
+    normalized = normalize(text)
+    decision = classifier.Decision(values, classifier.window_plan(normalized.text), np.full(len(values), -1))
+    verdict = classifier._combine(model, text, normalized, decision, pack, with_spans)
+    return {c.id: c for c in verdict.categories}
+
+
+def with_category(pack, category_id, **changes):
+    categories = [c.model_copy(update=changes) if c.id == category_id else c for c in pack.categories]
+    return pack.model_copy(update={"categories": categories})
+
+
+@pytest.mark.parametrize("category", PACK.category_ids)
+def test_a_score_exactly_at_the_learnt_threshold_flags_and_just_below_does_not(model, category):
+    threshold = model.thresholds[category]
+    at = verdicts(model, CLEAN, {category: threshold})[category]
+    below = verdicts(model, CLEAN, {category: np.nextafter(threshold, 0)})[category]
+    assert at.flagged and at.threshold == threshold and at.score == round(threshold, 4)
+    assert not below.flagged
+
+
+@pytest.mark.parametrize("pack_threshold, score, flagged", [
+    (0.9, 0.85, False),  # above the learnt 0.70, below the pack's stricter threshold
+    (0.3, 0.3, True),    # below the learnt threshold, at the pack's looser one
+    (0.3, 0.29, False),
+])
+def test_the_policy_packs_threshold_replaces_the_learnt_one(model, pack_threshold, score, flagged):
+    assert model.thresholds["financial"] == 0.7  # the premise of the cases above
+    pack = with_category(PACK, "financial", threshold=pack_threshold)
+    financial = verdicts(model, CLEAN, {"financial": score}, pack)["financial"]
+    assert financial.threshold == pack_threshold
+    assert financial.flagged is flagged
+
+
+def test_long_drafts_take_the_long_thresholds_and_short_ones_the_others(model):
+    assert classifier.window_plan(normalize_text(LONG)) is not None
+    assert model.long_thresholds != model.thresholds  # else the test could not tell them apart
+    assert {c: v.threshold for c, v in verdicts(model, LONG).items()} == model.long_thresholds
+    assert {c: v.threshold for c, v in verdicts(model, CLEAN).items()} == model.thresholds
+
+
+@pytest.mark.parametrize("long_thresholds, windowed, expected", [
+    ({"a": 0.8}, True, {"a": 0.8}),
+    ({"a": 0.8}, False, {"a": 0.5}),
+    ({}, True, {"a": 0.5}),  # a model trained without long drafts has one set for all
+])
+def test_thresholds_for_picks_the_set_for_the_drafts_length(long_thresholds, windowed, expected):
+    model = classifier.Model(None, ("a",), {"a": 0.5}, long_thresholds)
+    plan = classifier.window_plan(normalize_text(LONG)) if windowed else None
+    assert model.thresholds_for(plan) == expected
+
+
+# A soft finding (an email address) flags its category once the model's score reaches
+# SOFT_FINDING_SHARE of the threshold: the model must lean that way, but need not be sure.
+@pytest.mark.parametrize("share, flagged", [
+    (0.0, False),                                        # the model sees nothing: an address alone is fine
+    (np.nextafter(classifier.SOFT_FINDING_SHARE, 0), False),
+    (classifier.SOFT_FINDING_SHARE, True),
+    (0.6, True),                                         # leaning, but below the threshold
+])
+def test_a_soft_finding_flags_only_when_the_model_leans_the_same_way(model, share, flagged):
+    threshold = model.thresholds["privacy"]
+    privacy = verdicts(model, EMAIL, {"privacy": threshold * share}, with_spans=True)["privacy"]
+    assert privacy.flagged is flagged
+    # A flagged soft finding reports at least the threshold, and points at the address.
+    assert privacy.score == (round(threshold, 4) if flagged else round(threshold * share, 4))
+    assert [(s.text, s.source) for s in privacy.spans] == ([("jane.doe@example.com", "detector")] if flagged else [])
+
+
+def test_a_soft_finding_leaves_a_score_above_the_threshold_as_it_is(model):
+    assert verdicts(model, EMAIL, {"privacy": 0.97})["privacy"].score == 0.97
+
+
+def test_a_hard_finding_flags_on_its_own_with_full_score(model):
+    privacy = verdicts(model, CARD, {}, with_spans=True)["privacy"]
+    assert privacy.flagged and privacy.score == 1.0
+    assert [(s.text, s.source) for s in privacy.spans] == [("4111 1111 1111 1111", "detector")]
+    assert not verdicts(model, CARD)["security"].flagged  # a finding flags its own category only
+
+
+def test_a_company_term_flags_a_category_the_model_does_not_know(model):
+    pack = PACK.model_copy(update={
+        "categories": [*PACK.categories, Category(id="codenames", title="Codenames", guidance="Keep them in.")],
+        "terms": [Term(term="Bluefinch", category="codenames")]})
+    text = "Sneak peek: Bluefinch goes to beta next week!"
+    codenames = verdicts(model, text, {}, pack, with_spans=True)["codenames"]
+    assert codenames.flagged and codenames.score == 1.0 and codenames.threshold == 0.5
+    assert [(s.start, s.end, s.text, s.source) for s in codenames.spans] == [(12, 21, "Bluefinch", "term")]
+    assert not verdicts(model, "Nothing to see here.", {}, pack)["codenames"].flagged
+
+
+def test_spans_of_findings_are_capped(model):
+    text = " ".join(f"card {n} is 4111 1111 1111 1111." for n in range(classifier.MAX_FINDING_SPANS + 5))
+    privacy = verdicts(model, text, {}, with_spans=True)["privacy"]
+    assert privacy.flagged and len(privacy.spans) == classifier.MAX_FINDING_SPANS
+
+
+def test_only_categories_the_model_itself_flags_get_model_spans(model):
+    text = "Between us, we are acquiring our biggest competitor next month, so buy shares now."
+    result = verdicts(model, text, {"financial": model.thresholds["financial"], "privacy": 0.1}, with_spans=True)
+    assert result["financial"].spans and {s.source for s in result["financial"].spans} == {"model"}
+    assert all(s.text == text[s.start:s.end] for s in result["financial"].spans)
+    assert result["privacy"].spans == []
+
+
+def test_a_short_draft_is_decided_on_the_whole_text(model):
+    text = normalize_text("Between us, we are laying off 300 people in March.")
+    decision = classifier.decide(model.fast, text)
+    assert decision.plan is None
+    assert list(decision.source) == [-1] * len(model.categories)
+    assert np.array_equal(decision.scores, model.fast.scores(text))
+
+
+def test_a_long_drafts_score_is_its_best_window_or_the_whole_and_says_which(model):
+    risky = "Between us, we're laying off 300 people in March before the results come out, so sell your shares now. "
+    text = normalize_text(LONG[:300] + risky + LONG[:300])
+    decision = classifier.decide(model.fast, text)
+    whole = model.fast.scores(text)
+    windows = model.fast.window_scores(text, decision.plan)
+    assert decision.plan is not None and len(decision.plan.windows) == len(windows) >= 3
+    for column in range(len(model.categories)):
+        source = decision.source[column]
+        if source == -1:
+            assert decision.scores[column] == whole[column] >= windows[:, column].max()
+        else:
+            assert decision.scores[column] == windows[source, column] == windows[:, column].max() > whole[column]
+    assert decision.source[model.categories.index("financial")] >= 0

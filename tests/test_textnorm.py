@@ -1,0 +1,68 @@
+"""Normalisation's map back to the typed text: exact origins where one typed character becomes
+several (NFKC, case folding), none (zero-width) or spaced letters join, and exact ranges back.
+
+Spans in warnings and detector findings are cut from the typed text with these offsets, so an
+off-by-one shows the employee the wrong characters.
+"""
+import pytest
+
+from server.textnorm import MAX_EXPANSION, normalize
+
+
+@pytest.mark.parametrize("typed, text, origin", [
+    ("ﬁne", "fine", (0, 0, 1, 2)),                     # one ligature, two letters
+    ("straße", "strasse", (0, 1, 2, 3, 4, 4, 5)),      # ß folds to ss
+    ("a㎏b", "akgb", (0, 1, 1, 2)),                    # the kilogram sign expands under NFKC
+    ("pa\u200bss", "pass", (0, 1, 3, 4)),              # the zero-width space is dropped
+    ("ok p a s s", "ok pass", (0, 1, 2, 3, 5, 7, 9)),  # spaced letters join
+    ("ﬁ p a s s", "fi pass", (0, 0, 1, 2, 4, 6, 8)),   # both: the join keeps the expansion's origins
+])
+def test_each_normalised_character_remembers_the_typed_character_it_came_from(typed, text, origin):
+    normalized = normalize(typed)
+    assert (normalized.text, normalized.origin, normalized.original_length) == (text, origin, len(typed))
+
+
+@pytest.mark.parametrize("typed, word, typed_word", [
+    ("Re: ﬁnance update", "finance", "ﬁnance"),
+    ("ＰＡＳＳ\u200bWORD: Blue42", "password", "ＰＡＳＳ\u200bWORD"),
+    ("Meet me at Hauptstraße 5", "hauptstrasse", "Hauptstraße"),
+    ("the p a s s w o r d is", "password", "p a s s w o r d"),
+    ("ﬁ ﬂ ﬁ ﬂ done", "fi fl fi fl", "ﬁ ﬂ ﬁ ﬂ"),
+    ("x ﬁ", "fi", "ﬁ"),  # at the very end
+])
+def test_a_normalised_word_maps_back_to_exactly_the_typed_word(typed, word, typed_word):
+    normalized = normalize(typed)
+    start = normalized.text.index(word)
+    original_start, original_end = normalized.to_original(start, start + len(word))
+    assert typed[original_start:original_end] == typed_word
+
+
+def test_each_half_of_an_expansion_maps_back_to_the_whole_typed_character():
+    normalized = normalize("xﬁy")
+    assert normalized.text == "xfiy"
+    assert [normalized.to_original(i, i + 1) for i in range(4)] == [(0, 1), (1, 2), (1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("typed", ["ﬁne day", "plain ascii text"])  # with and without an origin map
+def test_an_empty_range_at_the_end_maps_to_the_end_of_the_typed_text(typed):
+    normalized = normalize(typed)
+    end = len(normalized.text)
+    assert normalized.to_original(end, end) == (len(typed), len(typed))
+
+
+def test_an_empty_range_maps_to_an_empty_range_at_its_place():
+    assert normalize("ﬁne day").to_original(3, 3) == (2, 2)
+
+
+def test_a_text_that_lines_up_one_to_one_keeps_no_origin_map():
+    # The common case stays cheap: ASCII, and non-ASCII that NFKC and case folding leave as long.
+    assert normalize("Plain ASCII").origin is None
+    assert normalize("Café “quoted” 🙂").origin is None
+    assert normalize("Café").to_original(1, 3) == (1, 3)
+
+
+def test_a_character_that_expands_too_far_is_kept_as_typed():
+    # NFKC would make 18 characters of U+FDFA (more than MAX_EXPANSION); ﬁ expands to two.
+    assert len("\ufdfa".casefold()) <= MAX_EXPANSION
+    normalized = normalize("a\ufdfaﬁ")
+    assert normalized.text == "a\ufdfafi" and normalized.origin == (0, 1, 2, 2)
