@@ -159,3 +159,54 @@ def test_a_long_drafts_score_is_its_best_window_or_the_whole_and_says_which(mode
         else:
             assert decision.scores[column] == windows[source, column] == windows[:, column].max() > whole[column]
     assert decision.source[model.categories.index("financial")] >= 0
+
+
+def test_predict_decides_on_the_typed_draft_with_spans_from_detectors_terms_and_the_model(model):
+    pack = PACK.model_copy(update={"terms": [Term(term="Bluefinch")]})
+    text = "Between us, Bluefinch is acquiring Northwind next month. Pay with card 4111 1111 1111 1111."
+    verdict = {c.id: c for c in classifier.predict(model, text, pack).categories}
+    assert ("Bluefinch", "term") in [(s.text, s.source) for s in verdict["confidential"].spans]
+    assert [(s.text, s.source) for s in verdict["privacy"].spans] == [("4111 1111 1111 1111", "detector")]
+    for category in verdict.values():
+        assert all(text[s.start:s.end] == s.text for s in category.spans)
+
+
+BATCH = [CLEAN, EMAIL, CARD, LONG, "Between us, we're laying off 300 people in March, so sell your shares now."]
+
+
+def test_the_batch_paths_decide_exactly_as_the_single_draft_path(model):
+    pack = PACK.model_copy(update={"terms": [Term(term="Bluefinch")]})
+    batch = classifier.predict_many(model, [*BATCH, "Bluefinch ships"], pack)
+    assert [v.flagged_ids for v in batch][2:] == [["privacy"], [], ["financial"], ["confidential"]]
+    for text, verdict in zip([*BATCH, "Bluefinch ships"], batch):
+        single = classifier.predict(model, text, pack)
+        assert [(c.id, c.score, c.threshold, c.flagged) for c in verdict.categories] == \
+               [(c.id, c.score, c.threshold, c.flagged) for c in single.categories]
+        assert all(c.spans == [] for c in verdict.categories)  # evaluation needs no spans
+    scores = classifier.scores(model, BATCH)
+    assert scores.shape == (len(BATCH), len(model.categories))
+    for row, text in zip(scores, BATCH):
+        assert np.array_equal(row, classifier.score(model, text))
+        assert np.array_equal(row, classifier.decide(model.fast, normalize_text(text)).scores)
+    assert classifier.scores(model, []).shape == (0, len(model.categories))
+
+
+def test_a_windows_span_runs_from_its_first_sentence_to_the_end_of_its_last():
+    plan = classifier.window_plan(normalize_text(LONG))
+    assert len(plan.units) >= 3 and plan.windows == [(i, i + 2) for i in range(len(plan.units) - 1)]
+    for window in range(len(plan.windows)):
+        assert plan.span(window) == (plan.units[window][0], plan.units[window + 1][1])
+
+
+def test_a_span_is_sent_as_its_four_fields():
+    assert classifier.Span(3, 7, "code", "detector").as_dict() == {"start": 3, "end": 7, "text": "code",
+                                                                   "source": "detector"}
+
+
+def test_a_saved_model_leaves_the_derived_scorer_and_the_training_scores_behind(model):
+    assert model.fast is not None  # built on first use
+    state = model.__getstate__()
+    assert state["_fast"] is None and state["out_of_fold"] is None
+    assert {k: v for k, v in state.items() if k not in ("_fast", "out_of_fold")} == \
+           {k: v for k, v in vars(model).items() if k not in ("_fast", "out_of_fold")}
+    assert model._fast is not None  # saving does not take the scorer from the model in use

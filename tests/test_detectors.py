@@ -92,3 +92,22 @@ def test_findings_per_detector_are_capped_but_every_kind_is_still_found():
     found_kinds = [f.detector for f in detect(text)]
     assert found_kinds.count("email") == MAX_FINDINGS_PER_DETECTOR
     assert "payment_card" in found_kinds
+
+
+@pytest.mark.parametrize("number, valid", [
+    ("123-45-6789", True),
+    ("000-45-6789", False),  # area 000, 666 and 9xx are never issued
+    ("666-45-6789", False),
+    ("900-45-6789", False),
+    ("899-45-6789", True),
+    ("123-00-6789", False),  # nor group 00
+    ("123-45-0000", False),  # nor serial 0000
+])
+def test_social_security_numbers_that_are_never_issued_are_not_reported(number, valid):
+    assert (("us_ssn", number) in found(f"SSN {number} on file")) is valid
+
+
+def test_a_term_that_normalises_to_nothing_does_not_stop_the_others():
+    text = "Heron ships in May"
+    findings = find_terms(normalize(text), [("\u200b\u200b", "confidential"), ("Heron", "confidential")])
+    assert [(text[f.start:f.end], f.category, f.detector) for f in findings] == [("Heron", "confidential", "term")]

@@ -190,10 +190,20 @@ def test_a_new_candidate_does_not_reload_the_active_model(registry):
     assert watched.current() is first
 
 
+def test_a_changed_active_artifact_is_verified_again_and_the_held_copy_keeps_serving(registry):
+    add(registry, "v1", "2026-01-01")
+    watched = watch_active_model(registry)
+    first = watched.current()
+    flip_a_byte(registry.version_dir("v1") / "model.joblib")  # same version, other bytes
+    assert watched.current() is first
+    assert watched.problem.startswith("active model v1 cannot be loaded (")
+    assert watched.problem.endswith("; still serving v1, verified when it was loaded")
+
+
 def test_without_an_active_model_nothing_serves_and_the_problem_says_how_to_train(registry):
     watched = watch_active_model(registry)
     assert watched.current() is None
-    assert "no active model" in watched.problem and "python -m train" in watched.problem
+    assert watched.problem == "no active model: run `python -m train`"
 
 
 def test_a_broken_active_model_keeps_the_copy_the_worker_holds(registry):

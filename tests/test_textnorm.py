@@ -6,7 +6,7 @@ off-by-one shows the employee the wrong characters.
 """
 import pytest
 
-from server.textnorm import MAX_EXPANSION, normalize
+from server.textnorm import MAX_EXPANSION, SlurLexicon, normalize
 
 
 @pytest.mark.parametrize("typed, text, origin", [
@@ -66,3 +66,38 @@ def test_a_character_that_expands_too_far_is_kept_as_typed():
     assert len("\ufdfa".casefold()) <= MAX_EXPANSION
     normalized = normalize("a\ufdfaﬁ")
     assert normalized.text == "a\ufdfafi" and normalized.origin == (0, 1, 2, 2)
+
+
+def test_the_slur_lexicon_reads_words_and_real_words_to_leave_alone_from_its_file(tmp_path):
+    # Made-up entries: the file format and the spelling rules are what is under test.
+    path = tmp_path / "lexicon.txt"
+    path.write_text("# a comment\nrotten\n  brat  \n\n!roten\n", encoding="utf-8")
+    lexicon = SlurLexicon(path)
+    assert (lexicon.words, lexicon.keep) == ({"rotten", "brat"}, {"roten"})
+    assert sorted(lexicon.forms) == ["brat", "brates", "brats", "rotten", "rottenes", "rottens"]
+    # Shortest first: a masked token takes the last (longest) form it matches.
+    assert [len(form) for form in lexicon.forms] == [4, 5, 6, 6, 7, 8]
+
+
+@pytest.mark.parametrize("token, canonical", [
+    ("rotten", None),           # typed plainly: nothing to fold
+    ("rottens", None),
+    ("r*tten", "rotten"),       # masked letters
+    ("r**ten", "rotten"),
+    ("b*at", "brat"),
+    ("rottttten", "rotten"),    # stretched letters
+    ("rotttens", "rottens"),
+    ("rotetn", "rotten"),       # two letters swapped
+    ("rottn", "rotten"),        # one letter missing (words of six letters or more)
+    ("roten", None),            # ... unless the near miss is a word listed after "!"
+    ("brt", None),              # too short to guess at
+    ("*otten", None),           # a mask must start with a letter
+    ("r***", None),             # and keep two of them
+    ("ro", None),
+    ("rotten" * 5, None),       # longer than any word
+    ("rottenz", None),          # an extra letter is not folded
+])
+def test_obfuscated_spellings_fold_onto_the_listed_word(tmp_path, token, canonical):
+    path = tmp_path / "lexicon.txt"
+    path.write_text("rotten\nbrat\n!roten\n", encoding="utf-8")
+    assert SlurLexicon(path).canonical(token) == canonical

@@ -19,8 +19,12 @@ def make_client(tmp_path, **tokens):
 
 
 def audit_actions(app) -> list[str]:
+    return [item["action"] for item in audit_entries(app)]
+
+
+def audit_entries(app) -> list[dict]:
     items, _ = app.extensions["draftguard"]["store"].list_audit()
-    return [item["action"] for item in items]
+    return items
 
 
 @pytest.mark.parametrize("key, path, audited", GUARDED)
@@ -56,7 +60,7 @@ def test_a_missing_token_asks_for_one_and_is_not_audited(tmp_path, key, path, au
     response = client.get(path, headers={"Authorization": header} if header is not None else {})
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="draftguard"'
-    assert "Authorization: Bearer" in response.get_json()["error"]["message"]
+    assert response.get_json()["error"]["message"] == "missing bearer token: send Authorization: Bearer <token>"
     assert audit_actions(app) == []
 
 
@@ -75,3 +79,15 @@ def test_each_api_takes_its_own_token(tmp_path):
     assert client.get("/v1/policy", headers={"Authorization": "Bearer admin-token"}).status_code == 403
     assert client.get("/v1/admin/audit", headers={"Authorization": "Bearer extension-token"}).status_code == 403
     assert client.get("/v1/admin/audit", headers={"Authorization": "Bearer admin-token"}).status_code == 200
+
+
+@pytest.mark.parametrize("client_address, recorded", [("203.0.113.9", "203.0.113.9"), ("", "")])
+def test_a_wrong_admin_token_is_audited_with_the_path_and_client_but_not_the_guess(tmp_path, client_address,
+                                                                                  recorded):
+    app, client = make_client(tmp_path, ADMIN_TOKEN=TOKEN)
+    client.get("/v1/admin/audit", headers={"Authorization": "Bearer my-guess"},
+               environ_base={"REMOTE_ADDR": client_address})
+    (entry,) = audit_entries(app)
+    assert (entry["actor"], entry["action"], entry["detail"]) == (
+        "unknown", "auth.failed", {"path": "/v1/admin/audit", "client": recorded})
+    assert "my-guess" not in str(entry)
