@@ -5,7 +5,6 @@ import pytest
 from server import classifier
 from server.textnorm import normalize_text
 from server.policy import default_pack
-from server.registry import Registry
 from train.dataset import read_corpus
 from server import config
 
@@ -13,9 +12,8 @@ PACK = default_pack()
 
 
 @pytest.fixture(scope="module")
-def model(trained_models):
-    registry = Registry(trained_models)
-    return registry.load(registry.active_version())
+def model(trained_model):
+    return trained_model
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import pytest
 
 from server import classifier
 from server.policy import Category, Term, default_pack
-from server.registry import Registry
 from server.textnorm import normalize, normalize_text
 
 PACK = default_pack()
@@ -23,9 +22,8 @@ LONG = ("What a weekend. We drove up to the lake on Saturday morning and the kid
 
 
 @pytest.fixture(scope="module")
-def model(trained_models):
-    registry = Registry(trained_models)
-    return registry.load(registry.active_version())
+def model(trained_model):
+    return trained_model
 
 
 def verdicts(model, text, scores=None, pack=PACK, with_spans=False):
