@@ -143,9 +143,17 @@ def test_a_short_draft_is_decided_on_the_whole_text(model):
     assert np.array_equal(decision.scores, model.fast.scores(text))
 
 
-def test_a_long_drafts_score_is_its_best_window_or_the_whole_and_says_which(model):
-    risky = "Between us, we're laying off 300 people in March before the results come out, so sell your shares now. "
-    text = normalize_text(LONG[:300] + risky + LONG[:300])
+RISKY = "Between us, we're laying off 300 people in March before the results come out, so sell your shares now. "
+
+
+# In the first draft one window holds the financial risk; in the second, the whole draft's
+# harassment score beats every window's (as the default model scores them).
+@pytest.mark.parametrize("text, category, from_window", [
+    (LONG[:300] + RISKY + LONG[:300], "financial", True),
+    (LONG, "harassment", False),
+], ids=["one risky sentence", "ordinary"])
+def test_a_long_drafts_score_is_its_best_window_or_the_whole_and_says_which(model, text, category, from_window):
+    text = normalize_text(text)
     decision = classifier.decide(model.fast, text)
     whole = model.fast.scores(text)
     windows = model.fast.window_scores(text, decision.plan)
@@ -156,7 +164,7 @@ def test_a_long_drafts_score_is_its_best_window_or_the_whole_and_says_which(mode
             assert decision.scores[column] == whole[column] >= windows[:, column].max()
         else:
             assert decision.scores[column] == windows[source, column] == windows[:, column].max() > whole[column]
-    assert decision.source[model.categories.index("financial")] >= 0
+    assert bool(decision.source[model.categories.index(category)] >= 0) is from_window
 
 
 def test_predict_decides_on_the_typed_draft_with_spans_from_detectors_terms_and_the_model(model):
@@ -208,3 +216,31 @@ def test_a_saved_model_leaves_the_derived_scorer_and_the_training_scores_behind(
     assert {k: v for k, v in state.items() if k not in ("_fast", "out_of_fold")} == \
            {k: v for k, v in vars(model).items() if k not in ("_fast", "out_of_fold")}
     assert model._fast is not None  # saving does not take the scorer from the model in use
+
+
+ORDINARY = ("What a weekend. We drove up to the lake on Saturday morning and the kids spent the whole day in "
+            "the water while I read on the jetty. ")
+# Leans financial a little ("results", "stock", "announcement") but is harmless.
+DECOY = "I shared the quiz results with the team, and our stock of biscuits is low again after the big announcement of cake. "
+
+
+@pytest.mark.parametrize("text, window", [
+    (RISKY + ORDINARY + DECOY + ORDINARY, 0),
+    (DECOY + ORDINARY + ORDINARY + RISKY, 2),
+], ids=["first window", "last window"])
+def test_a_long_drafts_model_spans_come_from_the_window_that_scored(model, text, window):
+    decision = classifier.decide(model.fast, normalize_text(text))
+    assert decision.source[model.categories.index("financial")] == window
+    start, end = decision.plan.span(window)
+    financial = {c.id: c for c in classifier.predict(model, text, PACK).categories}["financial"]
+    # Explained over the whole draft, the decoy's "big announcement" would be among them.
+    assert financial.spans and all(start <= s.start and s.end <= end for s in financial.spans)
+
+
+def test_model_spans_join_the_detector_spans_of_the_same_category(model):
+    text = ("Nurse life: Mrs. Patel in bed 12 finally got her cancer diagnosis confirmed today, poor thing. "
+            "Her card 4111 1111 1111 1111 is at the desk.")
+    privacy = {c.id: c for c in classifier.predict(model, text, PACK).categories}["privacy"]
+    assert [(s.text, s.source) for s in privacy.spans if s.source == "detector"] == [("4111 1111 1111 1111", "detector")]
+    assert "her cancer diagnosis" in [s.text for s in privacy.spans if s.source == "model"]
+    assert [s.start for s in privacy.spans] == sorted(s.start for s in privacy.spans)
