@@ -115,9 +115,10 @@ def test_a_failed_add_removes_the_half_written_version(registry, monkeypatch):
     assert list(registry.read_index()["versions"]) == ["v1"]
 
 
-def test_an_index_without_an_active_entry_reads_as_none(registry):
+@pytest.mark.parametrize("written", ['{"versions": {}}', '{"active": null}', "{}"])
+def test_missing_entries_of_the_index_read_as_no_active_version_and_no_versions(registry, written):
     registry.root.mkdir(parents=True)
-    registry.index_path.write_text('{"versions": {}}')
+    registry.index_path.write_text(written)
     assert registry.read_index() == {"active": None, "versions": {}}
 
 
