@@ -244,3 +244,30 @@ def test_model_spans_join_the_detector_spans_of_the_same_category(model):
     assert [(s.text, s.source) for s in privacy.spans if s.source == "detector"] == [("4111 1111 1111 1111", "detector")]
     assert "her cancer diagnosis" in [s.text for s in privacy.spans if s.source == "model"]
     assert [s.start for s in privacy.spans] == sorted(s.start for s in privacy.spans)
+
+
+@pytest.mark.parametrize("text, units", [
+    # A "sentence" shorter than UNIT_MIN (40) joins the next one; one of exactly 40 stands alone.
+    ("a" * 50 + ". " + "Hi all. " + "b" * 45 + ".", [(0, 52), (52, 106)]),
+    ("a" * 38 + ". " + "b" * 45 + ".", [(0, 40), (40, 86)]),
+    # One longer than UNIT_MAX (300) is cut at its last space before 300 characters, or at 300.
+    ("abcd " * 70, [(0, 299), (299, 350)]),
+    ("x" * 350, [(0, 300), (300, 350)]),
+    ("abc " * 75, [(0, 300)]),
+])
+def test_sentence_units_join_short_sentences_and_cut_long_ones(text, units):
+    assert classifier.sentence_units(text) == units
+
+
+@pytest.mark.parametrize("text, windows", [
+    ("a" * 200 + ". " + "b" * 198, None),      # exactly LONG_DRAFT characters: scored whole
+    ("a" * 200 + ". " + "b" * 199, [(0, 2)]),  # one more: two sentences make one window
+    (("c" * 100 + ". ") * 5, [(0, 2), (1, 3), (2, 4), (3, 5)]),
+])
+def test_drafts_longer_than_long_draft_are_cut_into_windows_of_two_sentences(text, windows):
+    plan = classifier.window_plan(text)
+    assert (plan.windows if plan else None) == windows
+
+
+def test_scores_are_reported_to_four_decimals(model):
+    assert verdicts(model, CLEAN, {"financial": 0.123456})["financial"].score == 0.1235

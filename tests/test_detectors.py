@@ -13,6 +13,7 @@ def found(text):
     ("Test card 4111 1111 1111 1111 works", "payment_card", "4111 1111 1111 1111"),
     ("amex 3782-822463-10005 thanks", "payment_card", "3782-822463-10005"),
     ("paid with 5555555555554444 lol", "payment_card", "5555555555554444"),
+    ("order 4111 1111 1111 1112, card 4111 1111 1111 1111", "payment_card", "4111 1111 1111 1111"),  # after a refused one
     ("wire it to GB82 WEST 1234 5698 7654 32 today", "iban", "GB82 WEST 1234 5698 7654 32"),
     ("her SSN is 123-45-6789", "us_ssn", "123-45-6789"),
     ("email jane.doe@northwind-health.com for the file", "email", "jane.doe@northwind-health.com"),
