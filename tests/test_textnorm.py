@@ -101,3 +101,35 @@ def test_obfuscated_spellings_fold_onto_the_listed_word(tmp_path, token, canonic
     path = tmp_path / "lexicon.txt"
     path.write_text("rotten\nbrat\n!roten\n", encoding="utf-8")
     assert SlurLexicon(path).canonical(token) == canonical
+
+
+# Obfuscated slurs fold to the spelling the classifier learnt (the lexicon's own entries), and
+# a warning's span on the folded word must cover the whole word as typed.
+@pytest.mark.parametrize("typed, text, typed_word, folded_word", [
+    ("you fa**ot!", "you faggot!", "fa**ot", "faggot"),
+    ("so you fa*ot", "so you fagot", "fa*ot", "fagot"),
+    ('"FA**OT"', '"faggot"', "FA**OT", "faggot"),            # quotes around it, any case
+    ("you faggggot", "you faggot", "faggggot", "faggot"),    # stretched: shorter once folded
+    ("you faggt", "you faggot", "faggt", "faggot"),          # a missing letter: longer
+    ("we*rd fa**ot", "we*rd faggot", "fa**ot", "faggot"),    # a masked word that is no slur stays
+])
+def test_an_obfuscated_slur_folds_and_maps_back_to_the_whole_typed_word(typed, text, typed_word, folded_word):
+    normalized = normalize(typed)
+    assert normalized.text == text
+    start = text.index(folded_word)
+    original_start, original_end = normalized.to_original(start, start + len(folded_word))
+    assert typed[original_start:original_end] == typed_word
+
+
+def test_each_letter_of_a_folded_slur_points_into_the_typed_word_in_order():
+    assert normalize("you faggggot").origin == (0, 1, 2, 3, 4, 5, 6, 7, 8, 11)
+    assert normalize("you faggt").origin == (0, 1, 2, 3, 4, 5, 6, 7, 8, 8)
+
+
+@pytest.mark.parametrize("typed, text", [
+    ("abcfa**ot", "abcfa**ot"),            # glued to a word before
+    ("fa**otx", "fa**otx"),                # or after
+    ("fa**ot éfa**ot", "faggot éfa**ot"),  # each occurrence judged on its own neighbours
+])
+def test_a_masked_slur_glued_to_a_word_is_left_as_typed(typed, text):
+    assert normalize(typed).text == text
