@@ -180,3 +180,16 @@ def test_a_range_is_claimed_only_if_it_overlaps_nothing_claimed(claimed, new, fr
     for start, end in claimed:
         assert taken.claim(start, end)
     assert taken.claim(*new) is free
+
+
+# A value glued to a forbidden neighbour is part of something else and dropped whole; the
+# same value further on, standing free, is still found.
+@pytest.mark.parametrize("text, detector", [
+    ("ref 12-4111 1111 1111 1111 or 4111 1111 1111 1111", "payment_card"),  # a dash or digit before
+    ("4111 1111 1111 1111-12 or 4111 1111 1111 1111", "payment_card"),      # or after
+    ("x+44 7700 900123 or +44 7700 900123", "phone"),                      # a word character before
+    ("call ++44 7700 900123 or +44 7700 900123", "phone"),                 # or a plus
+    ("+44 7700 900123-5 or +44 7700 900123", "phone"),                     # a dash after
+])
+def test_a_value_glued_to_a_forbidden_neighbour_is_dropped_and_the_next_one_found(text, detector):
+    assert found(text) == [(detector, text[text.rindex(" or ") + 4:])]
