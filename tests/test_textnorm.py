@@ -15,6 +15,7 @@ from server.textnorm import MAX_EXPANSION, SlurLexicon, normalize
     ("a㎏b", "akgb", (0, 1, 1, 2)),                    # the kilogram sign expands under NFKC
     ("pa\u200bss", "pass", (0, 1, 3, 4)),              # the zero-width space is dropped
     ("ok p a s s", "ok pass", (0, 1, 2, 3, 5, 7, 9)),  # spaced letters join
+    ("ok. p-a-s-s", "ok. pass", (0, 1, 2, 3, 4, 6, 8, 10)),
     ("ﬁ p a s s", "fi pass", (0, 0, 1, 2, 4, 6, 8)),   # both: the join keeps the expansion's origins
 ])
 def test_each_normalised_character_remembers_the_typed_character_it_came_from(typed, text, origin):
@@ -50,8 +51,9 @@ def test_an_empty_range_at_the_end_maps_to_the_end_of_the_typed_text(typed):
     assert normalized.to_original(end, end) == (len(typed), len(typed))
 
 
-def test_an_empty_range_maps_to_an_empty_range_at_its_place():
-    assert normalize("ﬁne day").to_original(3, 3) == (2, 2)
+@pytest.mark.parametrize("typed, position, expected", [("ﬁne day", 3, (2, 2)), ("pa\u200bss", 2, (3, 3))])
+def test_an_empty_range_maps_to_an_empty_range_at_its_place(typed, position, expected):
+    assert normalize(typed).to_original(position, position) == expected
 
 
 def test_a_text_that_lines_up_one_to_one_keeps_no_origin_map():
@@ -87,6 +89,7 @@ def test_the_slur_lexicon_reads_words_and_real_words_to_leave_alone_from_its_fil
     ("b*at", "brat"),
     ("rottttten", "rotten"),    # stretched letters
     ("rotttens", "rottens"),
+    ("rotttenes", "rottenes"),
     ("rotetn", "rotten"),       # two letters swapped
     ("rottn", "rotten"),        # one letter missing (words of six letters or more)
     ("roten", None),            # ... unless the near miss is a word listed after "!"
@@ -130,6 +133,7 @@ def test_each_letter_of_a_folded_slur_points_into_the_typed_word_in_order():
     ("abcfa**ot", "abcfa**ot"),            # glued to a word before
     ("fa**otx", "fa**otx"),                # or after
     ("fa**ot éfa**ot", "faggot éfa**ot"),  # each occurrence judged on its own neighbours
+    ("éfa**ot fa**ot", "éfa**ot faggot"),
 ])
 def test_a_masked_slur_glued_to_a_word_is_left_as_typed(typed, text):
     assert normalize(typed).text == text
