@@ -263,6 +263,7 @@ def test_sentence_units_join_short_sentences_and_cut_long_ones(text, units):
     ("a" * 200 + ". " + "b" * 198, None),      # exactly LONG_DRAFT characters: scored whole
     ("a" * 200 + ". " + "b" * 199, [(0, 2)]),  # one more: two sentences make one window
     (("c" * 100 + ". ") * 5, [(0, 2), (1, 3), (2, 4), (3, 5)]),
+    ("x" * 300 + " " * 101, None),             # long only by its trailing spaces: one sentence
 ])
 def test_drafts_longer_than_long_draft_are_cut_into_windows_of_two_sentences(text, windows):
     plan = classifier.window_plan(text)
