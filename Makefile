@@ -7,7 +7,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 2
 
-.PHONY: run test model venv dev-venv browser-deps services test-js lint-extension test-py bench clean
+.PHONY: run test model venv dev-venv browser-deps services test-js lint-extension test-py bench clean mutation
 
 # Stamp files tie the venv to the exact requirements it was built from.
 $(VENV)/.runtime-stamp: requirements.txt
@@ -55,5 +55,20 @@ test: browser-deps services test-js lint-extension test-py
 bench: dev-venv model
 	$(PY) -m bench
 
+# Mutation testing (docs/testing.md), not part of `make test`: mutmut mutates the detectors,
+# textnorm, the decision, the registry and the token check (setup.cfg) and runs the fast tests
+# that reach each mutant, on a model trained once here instead of once per mutant.
+MUTATION_MODELS := .mutation-models
+
+$(MUTATION_MODELS)/registry.json: engine/classifier.py engine/textnorm.py $(wildcard train/*.py) \
+		$(shell find train/data -type f) | dev-venv
+	rm -rf $(MUTATION_MODELS)
+	nice -n 10 $(PY) -m train --models-dir $(MUTATION_MODELS) --policy server/policy/default_pack.json --quiet
+
+mutation: dev-venv $(MUTATION_MODELS)/registry.json
+	rm -rf mutants
+	DRAFTGUARD_TEST_MODELS=$(CURDIR)/$(MUTATION_MODELS) nice -n 10 $(VENV)/bin/mutmut run
+	$(PY) tests/mutation_score.py
+
 clean:
-	rm -rf $(VENV) tests/browser/node_modules tests/browser/fixtures/vendor
+	rm -rf $(VENV) tests/browser/node_modules tests/browser/fixtures/vendor mutants $(MUTATION_MODELS)

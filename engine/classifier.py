@@ -58,6 +58,7 @@ class ModelIntegrityError(Exception):
     """The artifact on disk is not the one the registry recorded."""
 
 
+# pragma: no mutate start (feature arithmetic: test_classifier holds it to the pipeline)
 class FeatureView:
     """A fitted feature union's analyzers, vocabularies and idf weights, applied to one draft
     or one piece of a draft without scikit-learn's per-call input validation."""
@@ -228,6 +229,7 @@ def _merge(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
     return unique, np.bincount(inverse, weights=counts, minlength=len(unique))
 
 
+# pragma: no mutate end
 # Long drafts: the risk often sits in one sentence among ordinary ones, where it is diluted in
 # the whole draft's features. Drafts longer than LONG_DRAFT are also scored on windows of
 # WINDOW_UNITS consecutive sentences, and each category's score is the maximum over the windows
@@ -349,6 +351,7 @@ class Verdict:
         return [c.id for c in self.categories if c.flagged]
 
 
+# pragma: no mutate start (training, outside `make mutation`'s scope)
 def _normalize_all(texts: Sequence[str]) -> list[str]:
     return [normalize_text(t) for t in texts]
 
@@ -632,6 +635,7 @@ def fit(texts: Sequence[str], label_sets: Sequence[Sequence[str]], categories: S
                  out_of_fold=oof)
 
 
+# pragma: no mutate end
 def save(model: Model, path: Path) -> str:
     """Write the artifact atomically; return its sha256 for the registry."""
     buffer = io.BytesIO()
@@ -783,6 +787,7 @@ def predict_many(model: Model, texts: Sequence[str], pack: PolicyPack) -> list[V
     return verdicts
 
 
+# pragma: no mutate start (explanations, outside `make mutation`'s scope)
 def explain(model: Model, text: str, category_ids: Sequence[str],
             normalized: Optional[Normalized] = None,
             window: Optional[tuple[int, int]] = None) -> dict[str, list[Span]]:
@@ -872,3 +877,4 @@ def _top_runs(text: str, normalized: Normalized, tokens: list[tuple[int, int]],
         original_start, original_end = normalized.to_original(offset + start, offset + end)
         spans.append(Span(original_start, original_end, text[original_start:original_end], "model"))
     return sorted(spans, key=lambda s: s.start)
+# pragma: no mutate end

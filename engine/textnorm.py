@@ -216,8 +216,12 @@ def _fold_slurs(text: str, origin: Optional[list[int]]) -> tuple[str, Optional[l
         pieces.append(text[position:start])
         new_origin.extend(origin[position:start])
         pieces.append(canonical)
-        # Each letter of the usual spelling points into the typed token.
-        new_origin.extend(origin[start + min(i, end - start - 1)] for i in range(len(canonical)))
+        # Each letter of the usual spelling points into the typed token, and the last one at
+        # its last character: the whole word maps back to the whole token, also when the
+        # token was longer ("faggggot").
+        last = len(canonical) - 1
+        new_origin.extend(origin[end - 1 if i == last else start + min(i, end - start - 1)]
+                          for i in range(len(canonical)))
         position = end
     if not pieces:
         return text, origin

@@ -22,6 +22,7 @@ from engine.registry import RegistryError
 log = logging.getLogger("draftguard")
 
 
+# pragma: no mutate start (`make mutation` covers the bearer-token check below, not the JSON plumbing)
 def state(name: str):
     """The app's shared objects: registry, model, policy, storage, counter (see create_app)."""
     return current_app.extensions["draftguard"][name]
@@ -149,6 +150,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "invalid request: " + "; ".join(problems)
 
 
+# pragma: no mutate end
 def bearer_token() -> Optional[str]:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -158,31 +160,36 @@ def bearer_token() -> Optional[str]:
 
 
 def require_token(config_key: str, closed_when_unset: bool) -> Callable:
-    """Decorator: the request must carry `Authorization: Bearer <app.config[config_key]>`.
-
-    With no token configured the route is open (`closed_when_unset=False`, the check API on a
-    trusted network) or closed to everyone (`closed_when_unset=True`, the admin API).
-    """
+    """Decorator: the request must pass `authorize(config_key, closed_when_unset)`."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
-            expected = current_app.config.get(config_key) or ""
-            if not expected:
-                if closed_when_unset:
-                    raise ApiError(403, f"this API is disabled: set DRAFTGUARD_{config_key} on the server")
-                return view(*args, **kwargs)
-            given = bearer_token()
-            if given is None:
-                raise ApiError(401, "missing bearer token: send Authorization: Bearer <token>",
-                               headers={"WWW-Authenticate": 'Bearer realm="draftguard"'})
-            if not hmac.compare_digest(given.encode(), expected.encode()):
-                if closed_when_unset:  # the admin API: a wrong token may be someone guessing
-                    state("storage").audit.record("unknown", "auth.failed",
-                                          {"path": request.path, "client": request.remote_addr or ""})
-                raise ApiError(403, "the bearer token is not valid")
+            authorize(config_key, closed_when_unset)
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def authorize(config_key: str, closed_when_unset: bool) -> None:
+    """Raise ApiError unless the request carries `Authorization: Bearer <app.config[config_key]>`.
+
+    With no token configured the route is open (`closed_when_unset=False`, the check API on a
+    trusted network) or closed to everyone (`closed_when_unset=True`, the admin API).
+    """
+    expected = current_app.config.get(config_key) or ""
+    if not expected:
+        if closed_when_unset:
+            raise ApiError(403, f"this API is disabled: set DRAFTGUARD_{config_key} on the server")
+        return
+    given = bearer_token()
+    if given is None:
+        raise ApiError(401, "missing bearer token: send Authorization: Bearer <token>",
+                       headers={"WWW-Authenticate": 'Bearer realm="draftguard"'})
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        if closed_when_unset:  # the admin API: a wrong token may be someone guessing
+            state("storage").audit.record("unknown", "auth.failed",
+                                          {"path": request.path, "client": request.remote_addr or ""})
+        raise ApiError(403, "the bearer token is not valid")

@@ -8,6 +8,7 @@ the second time on a fresh database of a real PostgreSQL server started for the 
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ import psycopg
 import pytest
 import requests
 
+from engine import classifier
 from engine.policy import default_pack
 from engine.registry import Registry
 from server import config, create_app
@@ -36,16 +38,34 @@ ADMIN_TOKEN = "test-admin-token"
 
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory) -> Path:
-    """A models folder holding one active version trained on the default corpus."""
+    """A models folder holding one active version trained on the default corpus; tests that
+    change a registry take `models_dir`, a copy.
+
+    DRAFTGUARD_TEST_MODELS may name a models folder trained the same way beforehand
+    (`python -m train --models-dir DIR`): the mutation run (`make mutation`) starts a test
+    session per mutant and cannot spend the training time on each."""
+    pretrained = os.environ.get("DRAFTGUARD_TEST_MODELS")
+    if pretrained:
+        return Path(pretrained)
     models_dir = tmp_path_factory.mktemp("trained") / "models"
-    already_trained = os.environ.get("DRAFTGUARD_TEST_TRAINED_MODELS")
-    if already_trained:  # a folder `python -m train` made from this corpus: saves minutes locally
-        shutil.copytree(already_trained, models_dir)
-        return models_dir
     defaults = config.from_env()
     train_and_register(Registry(models_dir), default_pack(), defaults["TRAIN_DATA"], defaults["TEST_DATA"],
                        activate=True, secondary_test_paths=defaults["SECONDARY_TEST_DATA"])
     return models_dir
+
+
+@functools.cache
+def active_model(models_dir: Path) -> classifier.Model:
+    """The active model of a models folder, loaded once per process: mutmut forks each mutant's
+    test session from a process that has loaded it already, which saves seconds per mutant."""
+    registry = Registry(models_dir)
+    return registry.load(registry.active_version())
+
+
+@pytest.fixture(scope="session")
+def trained_model(trained_models) -> classifier.Model:
+    """The active model of `trained_models` (shared: tests read it, never change it)."""
+    return active_model(trained_models)
 
 
 @pytest.fixture(scope="session")

@@ -200,6 +200,11 @@ def test_deleting_an_example(client):
     assert client.delete(f"/v1/admin/examples/{example_id}", headers=AUTH).status_code == 200
     assert client.delete(f"/v1/admin/examples/{example_id}", headers=AUTH).status_code == 404
     assert client.get("/v1/admin/examples", headers=AUTH).get_json()["total"] == 0
+    # Who deleted what stays on record (the refused second delete records nothing).
+    audit = client.get("/v1/admin/audit", headers=AUTH).get_json()["items"]
+    assert [e["action"] for e in audit] == ["examples.delete", "examples.add"]
+    assert (audit[0]["actor"], audit[0]["detail"]) == (
+        "admin-api-token", {"example": example_id, "labels": ["confidential"], "source": "upload:a.csv"})
 
 
 # --- feedback review -----------------------------------------------------------------------

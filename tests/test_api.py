@@ -174,11 +174,15 @@ def test_cors_allows_extension_origins_only(client):
     assert "Access-Control-Allow-Origin" not in page.headers
 
 
-def test_rate_limit_answers_429_json(models_dir, tmp_path):
-    client = create_app(app_config(models_dir, tmp_path / "data", CHECK_RATE_LIMIT="3 per minute")).test_client()
-    statuses = [check(client, CLEAN).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    limited = check(client, CLEAN)
+@pytest.mark.parametrize("setting, path, body, status", [
+    ("CHECK_RATE_LIMIT", "/v1/check", {"text": CLEAN}, 200),
+    ("FEEDBACK_RATE_LIMIT", "/v1/feedback", {"kind": "dismissed", "categories": ["security"]}, 201),
+])
+def test_rate_limit_answers_429_json(models_dir, tmp_path, setting, path, body, status):
+    client = create_app(app_config(models_dir, tmp_path / "data", **{setting: "3 per minute"})).test_client()
+    statuses = [client.post(path, json=body).status_code for _ in range(4)]
+    assert statuses == [status, status, status, 429]
+    limited = client.post(path, json=body)
     assert limited.get_json()["error"]["code"] == "rate_limited"
 
 

@@ -13,9 +13,8 @@ PACK = default_pack()
 
 
 @pytest.fixture(scope="module")
-def model(trained_models):
-    registry = Registry(trained_models)
-    return registry.load(registry.active_version())
+def model(trained_model):
+    return trained_model
 
 
 @pytest.fixture(scope="module")

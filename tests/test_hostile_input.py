@@ -99,13 +99,10 @@ def test_expanding_characters_are_capped():
     assert len(normalize(text).text) <= 4 * len(text)
 
 
-def test_hostile_drafts_keep_the_check_whole(trained_models):
-    from engine.registry import Registry
-    registry = Registry(trained_models)
-    model = registry.load(registry.active_version())
+def test_hostile_drafts_keep_the_check_whole(trained_model):
     for fragment in ("door code ", "a.", "a-", "10.1.", "a@b.cc ", "12-", "xoxb-a", "password ", "\ufdfa", "4111 "):
         text = (fragment * (5000 // len(fragment)))[:5000]
-        verdict = classifier.predict(model, text, default_pack())
+        verdict = classifier.predict(trained_model, text, default_pack())
         for category in verdict.categories:
             assert len(category.spans) <= classifier.MAX_FINDING_SPANS + classifier.MAX_SPANS
             for span in category.spans:
