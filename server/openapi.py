@@ -33,6 +33,10 @@ def _body(model: str, description: str) -> dict:
             "content": {"application/json": {"schema": {"$ref": SCHEMA_REF.format(model=model)}}}}
 
 
+def _json_request(model: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": SCHEMA_REF.format(model=model)}}}}
+
+
 def _errors(*statuses: int) -> dict:
     return {str(status): _body("ErrorResponse", ERRORS[status]) for status in statuses}
 
@@ -73,8 +77,7 @@ def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
                 "operationId": "check",
                 "summary": "Check a draft against the company's social media policy",
                 "security": TOKEN,
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"$ref": SCHEMA_REF.format(model="CheckRequest")}}}},
+                "requestBody": _json_request("CheckRequest"),
                 "responses": {"200": _body("CheckResponse", "Every policy category's score and decision."),
                               **_errors(400, 401, 403, 413, 415, 429, 503)},
             }},
@@ -89,8 +92,7 @@ def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
                 "operationId": "feedback",
                 "summary": "Record that a warning was dismissed or wrong, or that one was missed",
                 "security": TOKEN,
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"$ref": SCHEMA_REF.format(model="FeedbackRequest")}}}},
+                "requestBody": _json_request("FeedbackRequest"),
                 "responses": {"201": _body("FeedbackResponse", "Recorded."),
                               **_errors(400, 401, 403, 413, 415, 429)},
             }},
@@ -98,8 +100,7 @@ def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
                 "operationId": "diagnostics",
                 "summary": "Report how many composers the extension recognised on a site, and by which rule",
                 "security": TOKEN,
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"$ref": SCHEMA_REF.format(model="DiagnosticsRequest")}}}},
+                "requestBody": _json_request("DiagnosticsRequest"),
                 "responses": {"201": _body("DiagnosticsResponse", "Counted."),
                               **_errors(400, 401, 403, 415, 429)},
             }},

@@ -1,5 +1,4 @@
 """The extension's API through the Flask test client: the contract, bad input, auth, CORS."""
-import json
 
 import pytest
 import sqlalchemy as sa

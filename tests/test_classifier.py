@@ -5,7 +5,6 @@ import pytest
 from engine import classifier
 from engine.dataset import read_corpus
 from engine.policy import default_pack
-from engine.registry import Registry
 from engine.textnorm import normalize_text
 from server import config
 
