@@ -1,7 +1,9 @@
 """The JSON admin API under /v1/admin/*: bearer token (DRAFTGUARD_ADMIN_TOKEN; closed when unset).
 
 Scripts and tests drive the whole admin loop through it; the console (server/console.py) offers
-the same to people. Both call server/actions.py and server/jobs.py, so they cannot drift apart.
+the same to people. Both call the admin service (server/service/), so they cannot drift apart;
+its refusals become JSON errors in server/web.py. This module only speaks HTTP: query
+parameters, bodies, statuses.
 """
 from __future__ import annotations
 
@@ -10,10 +12,9 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from engine.dataset import DatasetError
 from engine.policy import PolicyPack
-from server import actions, jobs
 from server.extensions import limiter
+from server.service import AdminService
 from server.web import ApiError, json_body, require_token, state
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
@@ -58,9 +59,8 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def upload_rejected(exc: DatasetError) -> ApiError:
-    return ApiError(400, f"{len(exc.errors)} problem(s) in the upload; nothing was stored",
-                    details=[{"source": e.source, "line": e.line, "message": e.message} for e in exc.errors])
+def service() -> AdminService:
+    return state("service")
 
 
 # --- feedback review -----------------------------------------------------------------------
@@ -73,23 +73,20 @@ class LabelRequest(BaseModel):
 
 @bp.get("/feedback")
 def list_feedback():
-    status = request.args.get("status")
-    if status not in (None, "new", "labelled", "discarded"):
-        raise ApiError(400, "status must be new, labelled or discarded")
-    feedback = state("storage").feedback
-    return jsonify({"items": feedback.recent(status), "summary": feedback.summary()})
+    items = service().feedback(request.args.get("status"))
+    return jsonify({"items": items, "summary": service().feedback_summary()})
 
 
 @bp.post("/feedback/<int:feedback_id>/label")
 def label_feedback(feedback_id: int):
     body = json_body(LabelRequest)
-    example_id = actions.label_feedback(feedback_id, body.labels, ACTOR)
+    example_id = service().label_feedback(feedback_id, body.labels, ACTOR)
     return jsonify({"feedback_id": feedback_id, "example_id": example_id}), 201
 
 
 @bp.post("/feedback/<int:feedback_id>/discard")
 def discard_feedback(feedback_id: int):
-    actions.discard_feedback(feedback_id, ACTOR)
+    service().discard_feedback(feedback_id, ACTOR)
     return jsonify({"feedback_id": feedback_id, "status": "discarded"})
 
 
@@ -104,9 +101,8 @@ class ExamplesRequest(BaseModel):
 
 @bp.get("/examples")
 def list_examples():
-    examples = state("storage").examples
-    items, total = examples.page(query_int("limit", 50, 1, 1000), query_int("offset", 0, 0, 10**9))
-    return jsonify({"items": items, "total": total, "labels": examples.label_counts()})
+    items, total = service().examples_page(query_int("limit", 50, 1, 1000), query_int("offset", 0, 0, 10**9))
+    return jsonify({"items": items, "total": total, "labels": service().example_labels()})
 
 
 @bp.post("/examples")
@@ -122,17 +118,14 @@ def add_examples():
         # As JSONL, so an item's problems are reported by its position (line = item number).
         data = "\n".join(json.dumps(item, ensure_ascii=False) for item in body.examples).encode()
         name, fmt = "examples", "jsonl"
-    try:
-        examples = actions.parse_upload(data, name, fmt)
-    except DatasetError as exc:
-        raise upload_rejected(exc) from None
-    stored = actions.import_examples(examples, f"upload:{name}" if fmt is None else "api", ACTOR)
+    examples = service().parse_upload(data, name, fmt)
+    stored = service().import_examples(examples, f"upload:{name}" if fmt is None else "api", ACTOR)
     return jsonify({"stored": stored}), 201
 
 
 @bp.delete("/examples/<int:example_id>")
 def delete_example(example_id: int):
-    actions.delete_example(example_id, ACTOR)
+    service().delete_example(example_id, ACTOR)
     return jsonify({"deleted": example_id})
 
 
@@ -140,13 +133,13 @@ def delete_example(example_id: int):
 
 @bp.get("/policy")
 def get_policy():
-    return jsonify(state("policy").current().model_dump())
+    return jsonify(service().current_policy().model_dump())
 
 
 @bp.put("/policy")
 def put_policy():
     """The whole pack, with the `version` it was read at; saved as the next version."""
-    saved, warnings = actions.save_policy(json_body(PolicyPack), ACTOR)
+    saved, warnings = service().save_policy(json_body(PolicyPack), ACTOR)
     return jsonify({"policy": saved.model_dump(), "warnings": warnings})
 
 
@@ -161,55 +154,54 @@ class RenameRequest(BaseModel):
 def rename_category(category_id: str):
     """Rename a category in the pack, its terms and detectors, stored examples and feedback."""
     body = json_body(RenameRequest)
-    saved, relabelled = actions.rename_category(category_id, body.to, body.version, ACTOR)
-    return jsonify({"policy": saved.model_dump(), "relabelled": relabelled, "warnings": actions.policy_warnings(saved)})
+    saved, relabelled = service().rename_category(category_id, body.to, body.version, ACTOR)
+    return jsonify({"policy": saved.model_dump(), "relabelled": relabelled, "warnings": service().policy_warnings(saved)})
 
 
 # --- training ------------------------------------------------------------------------------
 
 @bp.post("/train")
 def train():
-    job_id = jobs.start_training(ACTOR)
+    job_id = service().start_training(ACTOR)
     return jsonify({"job_id": job_id}), 202, {"Location": f"/v1/admin/jobs/{job_id}"}
 
 
 @bp.get("/jobs")
 def list_jobs():
-    return jsonify({"items": [jobs.public_view(job) for job in state("storage").jobs.recent()]})
+    return jsonify({"items": service().recent_jobs()})
 
 
 @bp.get("/jobs/<job_id>")
 def job(job_id: str):
-    return jsonify(jobs.job_status(job_id))
+    return jsonify(service().job_status(job_id))
 
 
 # --- model versions ------------------------------------------------------------------------
 
 @bp.get("/models")
 def list_models():
-    registry = state("registry")
-    return jsonify({"active": registry.active_version(), "items": registry.versions()})
+    return jsonify({"active": service().active_model_version(), "items": service().model_versions()})
 
 
 @bp.post("/models/<version>/activate")
 def activate(version: str):
-    previous = actions.activate_model(version, ACTOR)
+    previous = service().activate_model(version, ACTOR)
     return jsonify({"active": version, "previous": previous})
 
 
 @bp.get("/models/<version>/compare")
 def compare(version: str):
-    return jsonify(actions.comparison(version, request.args.get("baseline")))
+    return jsonify(service().comparison(version, request.args.get("baseline")))
 
 
 # --- statistics and audit ------------------------------------------------------------------
 
 @bp.get("/stats")
 def stats():
-    return jsonify(actions.statistics(query_int("days", 30, 1, 366)))
+    return jsonify(service().statistics(query_int("days", 30, 1, 366)))
 
 
 @bp.get("/audit")
 def audit():
-    items, total = state("storage").audit.page(query_int("limit", 100, 1, 1000), query_int("offset", 0, 0, 10**9))
+    items, total = service().audit_page(query_int("limit", 100, 1, 1000), query_int("offset", 0, 0, 10**9))
     return jsonify({"items": items, "total": total})

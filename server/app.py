@@ -12,6 +12,8 @@ from engine.policy import PolicyStore
 from engine.registry import Registry, watch_active_model
 from server import admin, api, cli, config, console, logs
 from server.extensions import csrf, limiter
+from server.passwords import ScryptPasswords
+from server.service import AdminService
 from server.stats import CheckCounter
 from server.storage import Storage
 from server.web import register_error_handlers
@@ -34,10 +36,16 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     registry = Registry(app.config["MODELS_DIR"])
     storage = Storage(app.config["DATABASE_URL"])
     storage.migrate()
+    model = watch_active_model(registry)
+    policy = PolicyStore(app.config["DATA_DIR"])
     app.extensions["draftguard"] = {
+        # What the admin API, the console and the CLI call, for reads and changes alike.
+        "service": AdminService(app.config, storage=storage, registry=registry, model=model, policy=policy,
+                                passwords=ScryptPasswords()),
+        # What the check API and /healthz read directly (and tests, to look behind the service).
         "registry": registry,
-        "model": watch_active_model(registry),
-        "policy": PolicyStore(app.config["DATA_DIR"]),
+        "model": model,
+        "policy": policy,
         "storage": storage,
         "counter": CheckCounter(storage.counts, app.config["STATS_FLUSH_SECONDS"]),
     }

@@ -13,48 +13,53 @@
 Training is `python -m train` (add the company's examples with
 `--data train/data/slices --data exported.jsonl`), or a background job from the console or
 POST /v1/admin/train, which include the stored examples by themselves.
+
+Every command calls the admin service (server/service/), like the console and the JSON API;
+a refusal is printed as `Error: <why>` with a non-zero exit status.
 """
 from __future__ import annotations
 
 import getpass
 import json
-import re
-import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from engine.dataset import DatasetError
-from engine.registry import RegistryError
-from server import actions
-from server.console import hash_password
-from server.storage import Conflict, NotFound
-from server.web import ApiError, state
-
-ADMIN_NAME = re.compile(r"[\w.@-]{1,80}")
+from server.service import DOMAIN_ERRORS, AdminService
+from server.web import state
 
 admins = AppGroup("admins", help="Admin accounts for the console.")
 examples = AppGroup("examples", help="The company's labelled training examples.")
 models = AppGroup("models", help="Trained model versions.")
 
 
+def service() -> AdminService:
+    return state("service")
+
+
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _fail(message: str, code: int = 1):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+@contextmanager
+def refusals(exit_code: int = 1) -> Iterator[None]:
+    """The admin service's refusals as the command's answer: `Error: <why>` (and every problem
+    listed, e.g. each bad row of a file) and a non-zero exit status."""
+    try:
+        yield
+    except DOMAIN_ERRORS as exc:
+        lines = [str(exc)] + [f"  {d['source']}:{d['line']}: {d['message']}" for d in getattr(exc, "details", None) or ()]
+        error = click.ClickException("\n".join(lines))
+        error.exit_code = exit_code
+        raise error from None
 
 
 def _ask_password() -> str:
-    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        return hash_password(password)
-    except ValueError as exc:
-        _fail(str(exc))
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 # --- admins --------------------------------------------------------------------------------
@@ -63,12 +68,9 @@ def _ask_password() -> str:
 @click.argument("name")
 def add_admin(name: str) -> None:
     """Create an admin account NAME."""
-    if not ADMIN_NAME.fullmatch(name):
-        _fail("a name is 1-80 letters, digits or . @ _ -")
-    try:
-        state("storage").admins.add(name, _ask_password(), _actor())
-    except Conflict as exc:
-        _fail(str(exc))
+    with refusals():
+        service().check_new_admin(name)  # before the password is typed twice
+        service().add_admin(name, _ask_password(), _actor())
     click.echo(f"Admin {name} can now log in at /admin/login.")
 
 
@@ -76,10 +78,8 @@ def add_admin(name: str) -> None:
 @click.argument("name")
 def set_password(name: str) -> None:
     """Set a new password for NAME and log NAME out everywhere."""
-    try:
-        state("storage").admins.set_password(name, _ask_password(), _actor())
-    except NotFound as exc:
-        _fail(str(exc))
+    with refusals():
+        service().set_admin_password(name, _ask_password(), _actor())
     click.echo(f"Password of {name} changed; their sessions have ended.")
 
 
@@ -87,16 +87,14 @@ def set_password(name: str) -> None:
 @click.argument("name")
 def remove_admin(name: str) -> None:
     """Delete the admin account NAME and end its sessions."""
-    try:
-        state("storage").admins.remove(name, _actor())
-    except NotFound as exc:
-        _fail(str(exc))
+    with refusals():
+        service().remove_admin(name, _actor())
     click.echo(f"Admin {name} removed.")
 
 
 @admins.command("list")
 def list_admins() -> None:
-    for admin in state("storage").admins.all():
+    for admin in service().admins():
         click.echo(f"{admin['name']}\tcreated {admin['created']}")
 
 
@@ -107,19 +105,13 @@ def list_admins() -> None:
 @click.option("--check", is_flag=True, help="Only validate the file; store nothing.")
 def import_examples(file: Path, check: bool) -> None:
     """Validate FILE (.csv or .jsonl) and store its examples, all or none."""
-    try:
-        parsed = actions.parse_upload(file.read_bytes(), file.name)
-    except DatasetError as exc:
-        _fail(str(exc), 2)
-    except ApiError as exc:
-        _fail(exc.message, 2)
+    with refusals(exit_code=2):  # the file's fault, like a usage error
+        parsed = service().parse_upload(file.read_bytes(), file.name)
     if check:
         click.echo(f"{file.name}: {len(parsed)} valid examples; nothing stored (--check).")
         return
-    try:
-        stored = actions.import_examples(parsed, f"upload:{file.name}", _actor())
-    except ApiError as exc:
-        _fail(exc.message)
+    with refusals():
+        stored = service().import_examples(parsed, f"upload:{file.name}", _actor())
     click.echo(f"Stored {stored} examples from {file.name}.")
 
 
@@ -127,7 +119,7 @@ def import_examples(file: Path, check: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def export_examples(file: Path) -> None:
     """Write the stored examples to FILE as JSONL (id, text, labels)."""
-    rows = state("storage").examples.for_training()
+    rows = service().training_examples()
     file.write_text("".join(json.dumps({"id": e.id, "text": e.text, "labels": list(e.labels)}, ensure_ascii=False) + "\n"
                             for e in rows), encoding="utf-8")
     click.echo(f"Wrote {len(rows)} examples to {file}.")
@@ -138,7 +130,7 @@ def export_examples(file: Path) -> None:
 @models.command("list")
 def list_models() -> None:
     """Every version, newest first, with its held-out scores."""
-    for meta in state("registry").versions():
+    for meta in service().model_versions():
         metrics = meta.get("metrics", {})
         micro = metrics.get("micro", {}).get("f1")
         clean = metrics.get("clean_flagged_rate")
@@ -150,10 +142,8 @@ def list_models() -> None:
 @click.argument("version")
 def activate_model(version: str) -> None:
     """Make VERSION the active model (promote or roll back); workers switch on their next check."""
-    try:
-        previous = actions.activate_model(version, _actor())
-    except ApiError as exc:
-        _fail(exc.message)
+    with refusals():
+        previous = service().activate_model(version, _actor())
     click.echo(f"{version} is active (was {previous}).")
 
 
@@ -162,16 +152,11 @@ def activate_model(version: str) -> None:
 def remove_orphans(dry_run: bool) -> None:
     """Remove model folders that registry.json does not list (a training process killed while
     saving leaves one). Folders younger than ten minutes may still be being saved: kept."""
-    registry = state("registry")
-    try:
-        orphans = registry.orphans() if dry_run else registry.remove_orphans()
-    except RegistryError as exc:
-        _fail(f"{exc}; nothing was removed")
+    with refusals():
+        orphans = service().remove_orphan_models(_actor(), dry_run=dry_run)
     if not orphans:
         click.echo("No orphan folders.")
         return
-    if not dry_run:
-        state("storage").audit.record(_actor(), "models.gc", {"removed": orphans})
     click.echo(("Would remove" if dry_run else "Removed") + f" {len(orphans)} orphan folder(s): " + ", ".join(orphans))
 
 

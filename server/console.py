@@ -1,60 +1,40 @@
-"""The admin console under /admin: server-rendered pages over the same actions as the JSON
-admin API (server/actions.py, server/jobs.py).
+"""The admin console under /admin: server-rendered pages over the admin service
+(server/service/), which the JSON admin API calls too.
 
 Login is with an admin account — a name and a password hashed with werkzeug's scrypt — created
 on the server with `flask --app server admins add NAME`. Logging in starts a server-side session:
 the signed cookie carries a random token, the database only its sha256, so logging out or
 changing a password ends the session in every worker. Every form carries a CSRF token.
+The service's refusals are shown as pages with the status the JSON API answers with
+(server/web.py: domain_error), or, for a form, back on its page.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import secrets
 from typing import Optional
 
 from flask import (Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session,
                    url_for)
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine import classifier
-from engine.dataset import DatasetError
 from engine.detectors import DETECTOR_NAMES
 from engine.fileio import StorageError
 from engine.policy import PolicyError, parse_pack
 from engine.registry import RegistryError
-from server import actions, jobs
-from server.admin import query_int
+from server.admin import query_int, service
 from server.extensions import configured_limit
-from server.web import INTERNAL_ERROR, ApiError, error_response, log_unexpected, state, storage_error_reply
+from server.service import DOMAIN_ERRORS, Conflict, Invalid, NotFound, UploadRejected
+from server.web import (DOMAIN_STATUSES, INTERNAL_ERROR, ApiError, domain_error, error_response, log_unexpected,
+                        storage_error_reply)
 
 bp = Blueprint("console", __name__, url_prefix="/admin", static_folder="static", static_url_path="/static")
 
 PUBLIC_ENDPOINTS = {"console.login", "console.static"}
-MIN_PASSWORD_CHARS = 10
 PAGE_SIZE = 50
 AUDIT_PAGE_SIZE = 100
 PREVIEW_ROWS = 20
 # Blank rows offered on the policy form for new categories and terms.
 NEW_CATEGORY_ROWS, NEW_TERM_ROWS = 1, 3
-
-
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
-    return generate_password_hash(password)
-
-
-@functools.cache
-def _unknown_admin_hash() -> str:
-    # Checked when the name is unknown, so a wrong name takes as long as a wrong password.
-    return generate_password_hash(secrets.token_hex(16))
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _render(template: str, http_status: int = 200, **context):
@@ -76,7 +56,7 @@ def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     token = session.get("sid")
-    name = state("storage").admins.session_admin(_token_hash(token)) if isinstance(token, str) else None
+    name = service().session_admin(token) if isinstance(token, str) else None
     if name is None:
         if request.endpoint == "console.job_status":
             return error_response(401, "your console session ended; log in again")
@@ -105,6 +85,16 @@ def _refused(exc: ApiError):
         flash(exc.message, "error")
         return redirect(referrer)
     return _error_page(exc.status, exc.message)
+
+
+def _domain_refusal(exc: Exception):
+    return _refused(domain_error(exc))
+
+
+# The blueprint's handlers come before the app's JSON ones, class by class: every domain error
+# the app maps needs its page here.
+for _kind, _ in DOMAIN_STATUSES:
+    bp.register_error_handler(_kind, _domain_refusal)
 
 
 @bp.errorhandler(CSRFError)
@@ -157,19 +147,15 @@ def _safe_next(target: Optional[str]) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @configured_limit("LOGIN_RATE_LIMIT", methods=["POST"])
 def login():
-    storage = state("storage")
     if request.method == "GET":
-        return _render("login.html", next=request.args.get("next", ""), no_admins=not storage.admins.all())
+        return _render("login.html", next=request.args.get("next", ""), no_admins=not service().admins())
     name = request.form.get("name", "").strip()
-    stored = storage.admins.password_hash(name)
-    valid = check_password_hash(stored or _unknown_admin_hash(), request.form.get("password", ""))
-    if not (stored and valid):
-        storage.audit.record(name[:80] or "(no name)", "login.failed", {"remote": request.remote_addr})
+    token = service().log_in(name, request.form.get("password", ""), request.remote_addr,
+                             current_app.permanent_session_lifetime.total_seconds())
+    if token is None:
         return _render("login.html", 401, next=request.form.get("next", ""), name=name,
                        error="That name and password do not match an admin account.")
     session.clear()  # a fresh session (and CSRF token) for the logged-in admin
-    token = secrets.token_urlsafe(32)
-    storage.admins.start_session(_token_hash(token), name, current_app.permanent_session_lifetime.total_seconds())
     session["sid"] = token
     session.permanent = True
     return redirect(_safe_next(request.form.get("next")))
@@ -177,7 +163,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    state("storage").admins.end_session(_token_hash(session["sid"]), g.admin)
+    service().log_out(session["sid"], g.admin)
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("console.login"))
@@ -187,11 +173,11 @@ def logout():
 
 @bp.get("/")
 def dashboard():
-    storage, registry = state("storage"), state("registry")
-    active = next((v for v in registry.versions() if v["active"]), None)
-    return _render("dashboard.html", active=active, live_job=storage.jobs.live(), jobs=storage.jobs.recent(3),
-                   feedback=storage.feedback.summary(), examples=storage.examples.page(1)[1],
-                   audit=storage.audit.page(8)[0])
+    active = next((v for v in service().model_versions() if v["active"]), None)
+    jobs = service().recent_jobs(3)  # first: it fails a job whose process stopped beating
+    return _render("dashboard.html", active=active, live_job=service().live_job(), jobs=jobs,
+                   feedback=service().feedback_summary(), examples=service().examples_page(1)[1],
+                   audit=service().audit_page(8)[0])
 
 
 # --- policy pack --------------------------------------------------------------------------
@@ -212,7 +198,7 @@ def _form_rows(prefix: str, fields: tuple[str, ...], key_fields: tuple[str, ...]
 def _pack_from_form() -> dict:
     fields = ("id", "title", "guidance", "policy_ref", "threshold")
     # Existing ids are read-only on the form, so a category's former ids follow it by id.
-    formerly = {c.id: c.formerly for c in state("policy").current().categories}
+    formerly = {c.id: c.formerly for c in service().current_policy().categories}
     categories = [{**row, "threshold": row["threshold"] or None, "formerly": formerly.get(row["id"], [])}
                   for row in _form_rows("cat", fields, fields)]
     detectors = {name: request.form.get(f"det-{name}", "") for name in DETECTOR_NAMES}
@@ -222,22 +208,24 @@ def _pack_from_form() -> dict:
 
 
 def _policy_page(form: dict, status: int = 200, error: Optional[str] = None):
-    current = state("policy").current()
-    loaded = state("model").current()
-    scored = classifier.model_columns(loaded.value, current) if loaded else {}
+    current = service().current_policy()
     return _render("policy.html", status, form=form, error=error, existing_ids=current.category_ids,
-                   scored=scored, detector_names=DETECTOR_NAMES,
+                   scored=service().model_scores(current), detector_names=DETECTOR_NAMES,
                    new_categories=NEW_CATEGORY_ROWS, new_terms=NEW_TERM_ROWS)
+
+
+def _sentence(message: str) -> str:
+    return message[0].upper() + message[1:] + "."
 
 
 def _flash_warnings(warnings: list[str]) -> None:
     for warning in warnings:
-        flash(warning[0].upper() + warning[1:] + ".", "warning")
+        flash(_sentence(warning), "warning")
 
 
 @bp.get("/policy")
 def policy():
-    return _policy_page(state("policy").current().model_dump())
+    return _policy_page(service().current_policy().model_dump())
 
 
 @bp.post("/policy")
@@ -248,11 +236,9 @@ def save_policy():
     except PolicyError as exc:
         return _policy_page(form, 400, str(exc))  # the admin's edits stay on the form
     try:
-        saved, warnings = actions.save_policy(pack, g.admin)
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
-        return _policy_page(form, 409, exc.message)
+        saved, warnings = service().save_policy(pack, g.admin)
+    except Conflict as exc:
+        return _policy_page(form, domain_error(exc).status, str(exc))
     flash(f"Policy saved as version {saved.version}. Checks use it from their next request.", "success")
     _flash_warnings(warnings)
     return redirect(url_for("console.policy"))
@@ -265,15 +251,13 @@ def rename_category():
     if not version.isdigit():
         raise ApiError(400, "the form lacks the policy version; reload the page")
     try:
-        saved, relabelled = actions.rename_category(old, new, int(version), g.admin)
-    except ApiError as exc:
-        if exc.status not in (400, 404, 409):
-            raise
-        return _policy_page(state("policy").current().model_dump(), exc.status, exc.message)
+        saved, relabelled = service().rename_category(old, new, int(version), g.admin)
+    except (Invalid, NotFound, Conflict) as exc:
+        return _policy_page(service().current_policy().model_dump(), domain_error(exc).status, str(exc))
     flash(f"Renamed {old} to {new} (policy version {saved.version}); relabelled {relabelled['examples']} stored "
           f"examples and {relabelled['feedback']} feedback reports. Training data and models that use {old} "
           f"still count for {new}.", "success")
-    _flash_warnings(actions.policy_warnings(saved))
+    _flash_warnings(service().policy_warnings(saved))
     return redirect(url_for("console.policy"))
 
 
@@ -281,22 +265,21 @@ def rename_category():
 
 @bp.get("/feedback")
 def feedback():
-    storage = state("storage")
-    return _render("feedback.html", items=storage.feedback.recent("new"), summary=storage.feedback.summary(),
-                   pack=state("policy").current())
+    return _render("feedback.html", items=service().feedback("new"), summary=service().feedback_summary(),
+                   pack=service().current_policy())
 
 
 @bp.post("/feedback/<int:feedback_id>/label")
 def label_feedback(feedback_id: int):
     labels = request.form.getlist("labels")
-    example_id = actions.label_feedback(feedback_id, labels, g.admin)
+    example_id = service().label_feedback(feedback_id, labels, g.admin)
     flash(f"Feedback #{feedback_id} is now example #{example_id}, labelled {', '.join(labels) or 'clean'}.", "success")
     return redirect(url_for("console.feedback"))
 
 
 @bp.post("/feedback/<int:feedback_id>/discard")
 def discard_feedback(feedback_id: int):
-    actions.discard_feedback(feedback_id, g.admin)
+    service().discard_feedback(feedback_id, g.admin)
     flash(f"Feedback #{feedback_id} discarded.", "success")
     return redirect(url_for("console.feedback"))
 
@@ -305,11 +288,10 @@ def discard_feedback(feedback_id: int):
 
 @bp.get("/examples")
 def examples():
-    storage = state("storage")
     page = query_int("page", 1, 1, 10**6)
-    items, total = storage.examples.page(PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    items, total = service().examples_page(PAGE_SIZE, (page - 1) * PAGE_SIZE)
     return _render("examples.html", items=items, total=total, page=page, pages=_pages(total, PAGE_SIZE),
-                   labels=storage.examples.label_counts(), max_mb=current_app.config["ADMIN_UPLOAD_MAX_BYTES"] / 2**20)
+                   labels=service().example_labels(), max_mb=current_app.config["ADMIN_UPLOAD_MAX_BYTES"] / 2**20)
 
 
 def _preview_page(filename: str, examples=None, errors=None, upload_id: Optional[str] = None):
@@ -329,39 +311,30 @@ def preview_upload():
     if upload is None or not upload.filename:
         flash("Choose a .csv or .jsonl file to upload.", "error")
         return redirect(url_for("console.examples"))
-    filename, data = upload.filename[:200], upload.read()
+    filename = upload.filename[:200]
     try:
-        parsed = actions.parse_upload(data, filename)
-    except DatasetError as exc:
-        return _preview_page(filename, errors=exc.errors)
-    upload_id = secrets.token_urlsafe(16)
-    state("storage").uploads.hold(upload_id, g.admin, filename, data)
+        upload_id, parsed = service().preview_upload(upload.read(), filename, g.admin)
+    except UploadRejected as exc:
+        return _preview_page(filename, errors=exc.details)
     return _preview_page(filename, parsed, upload_id=upload_id)
 
 
 @bp.post("/examples/import")
 def import_upload():
-    storage = state("storage")
-    upload_id = request.form.get("upload_id", "")
-    held = storage.uploads.get(upload_id, g.admin)
-    if held is None:
-        flash("That upload is no longer waiting (stored already, or expired); upload the file again.", "error")
+    try:
+        filename, stored = service().confirm_upload(request.form.get("upload_id", ""), g.admin)
+    except NotFound as exc:
+        flash(_sentence(str(exc)), "error")
         return redirect(url_for("console.examples"))
-    filename, data = held
-    try:  # again: examples may have been stored since the preview
-        parsed = actions.parse_upload(data, filename)
-    except DatasetError as exc:
-        storage.uploads.drop(upload_id)
-        return _preview_page(filename, errors=exc.errors)
-    stored = actions.import_examples(parsed, f"upload:{filename}", g.admin)
-    storage.uploads.drop(upload_id)
+    except UploadRejected as exc:  # examples stored since the preview
+        return _preview_page(exc.filename, errors=exc.details)
     flash(f"Stored {stored} examples from {filename}. The next training uses them.", "success")
     return redirect(url_for("console.examples"))
 
 
 @bp.post("/examples/<int:example_id>/delete")
 def delete_example(example_id: int):
-    actions.delete_example(example_id, g.admin)
+    service().delete_example(example_id, g.admin)
     flash(f"Example #{example_id} deleted.", "success")
     return redirect(request.referrer if (request.referrer or "").startswith(request.host_url + "admin/examples")
                     else url_for("console.examples"))
@@ -371,43 +344,42 @@ def delete_example(example_id: int):
 
 @bp.get("/training")
 def training():
-    storage = state("storage")
-    storage.jobs.fail_stale(current_app.config["JOB_STALE_SECONDS"])
-    return _render("training.html", jobs=storage.jobs.recent(), live_job=storage.jobs.live(),
-                   examples=storage.examples.page(1)[1], active=state("registry").active_version())
+    jobs = service().recent_jobs()  # first: it fails a job whose process stopped beating
+    return _render("training.html", jobs=jobs, live_job=service().live_job(),
+                   examples=service().examples_page(1)[1], active=service().active_model_version())
 
 
 @bp.post("/training")
 def start_training():
-    job_id = jobs.start_training(g.admin)
+    job_id = service().start_training(g.admin)
     return redirect(url_for("console.job", job_id=job_id))
 
 
 @bp.get("/jobs/<job_id>")
 def job(job_id: str):
-    return _render("job.html", job=jobs.job_status(job_id), active=state("registry").active_version())
+    return _render("job.html", job=service().job_status(job_id), active=service().active_model_version())
 
 
 @bp.get("/jobs/<job_id>/status")
 def job_status(job_id: str):
     """What the job page polls."""
     try:
-        return jsonify(jobs.job_status(job_id))
-    except ApiError as exc:
-        return error_response(exc.status, exc.message)
+        return jsonify(service().job_status(job_id))
+    except DOMAIN_ERRORS as exc:
+        refusal = domain_error(exc)
+        return error_response(refusal.status, refusal.message)
 
 
 # --- model versions -----------------------------------------------------------------------
 
 @bp.get("/models")
 def models():
-    registry = state("registry")
-    return _render("models.html", versions=registry.versions(), active=registry.active_version())
+    return _render("models.html", versions=service().model_versions(), active=service().active_model_version())
 
 
 @bp.post("/models/<version>/activate")
 def activate(version: str):
-    previous = actions.activate_model(version, g.admin)
+    previous = service().activate_model(version, g.admin)
     flash(f"{version} is now the active model (it replaced {previous}). Every worker answers with it "
           "from its next check.", "success")
     return redirect(url_for("console.models"))
@@ -415,21 +387,21 @@ def activate(version: str):
 
 @bp.get("/models/<version>/compare")
 def compare(version: str):
-    registry = state("registry")
-    result = actions.comparison(version, request.args.get("baseline"))
-    return _render("compare.html", result=result, active=registry.active_version(), versions=registry.versions())
+    result = service().comparison(version, request.args.get("baseline"))
+    return _render("compare.html", result=result, active=service().active_model_version(),
+                   versions=service().model_versions())
 
 
 # --- statistics and audit -----------------------------------------------------------------
 
 @bp.get("/stats")
 def stats():
-    return _render("stats.html", stats=actions.statistics(query_int("days", 30, 1, 366)),
-                   pack=state("policy").current())
+    return _render("stats.html", stats=service().statistics(query_int("days", 30, 1, 366)),
+                   pack=service().current_policy())
 
 
 @bp.get("/audit")
 def audit():
     page = query_int("page", 1, 1, 10**6)
-    items, total = state("storage").audit.page(AUDIT_PAGE_SIZE, (page - 1) * AUDIT_PAGE_SIZE)
+    items, total = service().audit_page(AUDIT_PAGE_SIZE, (page - 1) * AUDIT_PAGE_SIZE)
     return _render("audit.html", items=items, total=total, page=page, pages=_pages(total, AUDIT_PAGE_SIZE))

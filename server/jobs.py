@@ -1,28 +1,26 @@
 """Background training: one job at a time across every worker (and every host sharing the
 database), in its own low-priority process so the check API keeps answering at full speed.
 
-    start_training(actor) -> job id     in a request (console, admin API)
-    job_status(job_id)                  what the console polls
-    main(job_id)                        the job process itself
+    launch(job_id, storage, settings)   the admin service, once the job's row is queued
+    main(job_id)                        the job process itself (`python -c RUNNER job_id`)
 
 The job's row in the database is the only channel between the two sides: the process writes its
 stage, progress, log lines and a heartbeat there, then the new version or the error. A failed
 job changes nothing that serves: a candidate is registered only once trained and evaluated,
-and never activated — an admin promotes it after comparing.
+and never activated — an admin promotes it after comparing. Queuing the job (one at a time) and
+showing it are the admin service's (server/service/training.py); this module loads no web
+framework, so the job process does not either.
 """
 from __future__ import annotations
 
 import logging
 import os
-import secrets
 import subprocess
 import sys
 import threading
 import time
 import traceback
-from typing import Callable, Optional
-
-from flask import current_app
+from typing import Callable, Mapping, Optional
 
 from engine.dataset import DatasetError
 from engine.fileio import StorageError
@@ -32,7 +30,6 @@ from server import config, evaluation
 from server.storage import Storage
 from server.storage.evaluations import EvaluationCache
 from server.storage.schema import LIVE_JOB_STATES
-from server.web import ApiError, state
 from train.training import train_and_register
 
 log = logging.getLogger("draftguard")
@@ -49,28 +46,18 @@ TRAINING_SHARE = 0.9
 JOB_SETTINGS = ["MODELS_DIR", "DATA_DIR", "DATABASE_URL", "TRAIN_DATA", "TEST_DATA", "SECONDARY_TEST_DATA"]
 
 
-def start_training(actor: str) -> str:
-    """Queue a training job and start its process; 409 if a job is already queued or running."""
-    storage = state("storage")
-    job_id = secrets.token_hex(6)
-    if not storage.jobs.create(job_id, actor, current_app.config["JOB_STALE_SECONDS"]):
-        live = storage.jobs.live() or {"id": "?"}
-        raise ApiError(409, f"training job {live['id']} is already running; only one runs at a time, "
-                            "wait for it to finish")
-    env = {**os.environ, **config.to_env(current_app.config, JOB_SETTINGS),
+def launch(job_id: str, storage: Storage, settings: Mapping) -> None:
+    """Start the process of a job queued in the database, with the folders and database of
+    `settings` (the app's); OSError if the process cannot be started."""
+    env = {**os.environ, **config.to_env(settings, JOB_SETTINGS),
            # One core for numpy/scipy too; the other stays with the check API.
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    try:
-        # Its own process group, so a Ctrl-C meant for the server leaves it be; but not its own
-        # session: Linux groups CPU time by session ("autogroup") before looking at priorities,
-        # and a job alone in a session would get a core's fair share despite SCHED_IDLE.
-        process = subprocess.Popen([sys.executable, "-c", RUNNER, job_id], cwd=config.PROJECT_ROOT, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, process_group=0)
-    except OSError as exc:
-        storage.jobs.finish(job_id, error=f"could not start the training process: {exc}")
-        raise ApiError(503, f"could not start the training process: {exc}") from None
+    # Its own process group, so a Ctrl-C meant for the server leaves it be; but not its own
+    # session: Linux groups CPU time by session ("autogroup") before looking at priorities,
+    # and a job alone in a session would get a core's fair share despite SCHED_IDLE.
+    process = subprocess.Popen([sys.executable, "-c", RUNNER, job_id], cwd=config.PROJECT_ROOT, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, process_group=0)
     threading.Thread(target=_reap, args=(process, storage, job_id), daemon=True).start()
-    return job_id
 
 
 def _reap(process: subprocess.Popen, storage: Storage, job_id: str) -> None:
@@ -91,26 +78,6 @@ def what_changed(job: Optional[dict]) -> str:
         return (f"it had registered candidate {version}, which is not active (the active model is unchanged); "
                 "compare and promote it as usual, or ignore it")
     return "nothing was changed"
-
-
-def job_status(job_id: str) -> dict:
-    job_rows = state("storage").jobs
-    job_rows.fail_stale(current_app.config["JOB_STALE_SECONDS"])
-    job = job_rows.get(job_id)
-    if job is None:
-        raise ApiError(404, f"no training job {job_id!r}")
-    return public_view(job)
-
-
-def public_view(job: dict) -> dict:
-    view = {"job_id": job["id"], "state": job["state"], "progress": job["progress"], "stage": job["stage"],
-            "created": job["created"], "finished": job["finished"], "requested_by": job["requested_by"],
-            "log": job["log"]}
-    if job["model_version"]:
-        view["model_version"] = job["model_version"]
-    if job["error"]:
-        view["error"] = job["error"]
-    return view
 
 
 # --- the job process -----------------------------------------------------------------------

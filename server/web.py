@@ -1,7 +1,9 @@
 """HTTP plumbing shared by the blueprints: JSON errors, JSON bodies, bearer tokens.
 
-Every error any endpoint can produce — ours, Werkzeug's, the rate limiter's — leaves as
-`{"error": {"status", "code", "message"}}` with the right status, never an HTML page.
+Every error any endpoint can produce — ours, Werkzeug's, the rate limiter's, the admin
+service's domain errors — leaves as `{"error": {"status", "code", "message"}}` with the right
+status, never an HTML page. DOMAIN_STATUSES is the one place a domain error gets its status;
+the console shows the same errors as pages with the same status (server/console.py).
 """
 from __future__ import annotations
 
@@ -18,13 +20,15 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from engine.fileio import StorageError
 from engine.registry import RegistryError
+from server.service.errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
 
 log = logging.getLogger("draftguard")
 
 
 # pragma: no mutate start (`make mutation` covers the bearer-token check below, not the JSON plumbing)
 def state(name: str):
-    """The app's shared objects: registry, model, policy, storage, counter (see create_app)."""
+    """The app's shared objects: service (for everything admin), registry, model, policy,
+    storage, counter (see create_app)."""
     return current_app.extensions["draftguard"][name]
 
 
@@ -57,10 +61,24 @@ def error_response(status: int, message: str, code: Optional[str] = None, header
     return response
 
 
+# The admin service's refusals (server/service/errors.py) and the status each is answered
+# with; the first class that matches wins, so a subclass comes before its base.
+DOMAIN_STATUSES = ((TooLarge, 413), (Invalid, 400), (NotFound, 404), (Conflict, 409), (Unavailable, 503))
+
+
+def domain_error(exc: Exception) -> ApiError:
+    """The HTTP answer to a domain error: its status, its message, and its details if any."""
+    status = next(status for kind, status in DOMAIN_STATUSES if isinstance(exc, kind))
+    return ApiError(status, str(exc), details=getattr(exc, "details", None))
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.message, exc.code, exc.headers, exc.details)
+
+    for kind, _ in DOMAIN_STATUSES:
+        app.register_error_handler(kind, lambda exc: _api_error(domain_error(exc)))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -190,6 +208,6 @@ def authorize(config_key: str, closed_when_unset: bool) -> None:
                        headers={"WWW-Authenticate": 'Bearer realm="draftguard"'})
     if not hmac.compare_digest(given.encode(), expected.encode()):
         if closed_when_unset:  # the admin API: a wrong token may be someone guessing
-            state("storage").audit.record("unknown", "auth.failed",
-                                          {"path": request.path, "client": request.remote_addr or ""})
+            state("service").record_audit("unknown", "auth.failed",
+                                           {"path": request.path, "client": request.remote_addr or ""})
         raise ApiError(403, "the bearer token is not valid")

@@ -48,7 +48,7 @@ def test_examples_import_reports_every_bad_row_and_stores_nothing(app, tmp_path)
     assert result.exit_code == 2
     assert "bad.csv:3: empty or missing text" in result.output
     assert "bad.csv:4: unknown label(s) gossip" in result.output
-    assert "nothing was written" in result.output
+    assert "nothing was stored" in result.output
     assert storage_of(app).examples.page()[1] == 0
 
 

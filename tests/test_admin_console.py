@@ -8,7 +8,7 @@ import pytest
 from conftest import app_config, on_both_databases
 from engine.registry import Registry
 from server import create_app
-from server.console import hash_password
+from server.service import Invalid
 
 PASSWORD = "correct horse battery"
 COOKIE = "draftguard_admin"
@@ -18,9 +18,13 @@ def storage_of(app):
     return app.extensions["draftguard"]["storage"]
 
 
+def service_of(app):
+    return app.extensions["draftguard"]["service"]
+
+
 def console_app(models_dir, tmp_path, **overrides):
     app = create_app(app_config(models_dir, tmp_path / "data", **{"LOGIN_RATE_LIMIT": "", **overrides}))
-    storage_of(app).admins.add("alice", hash_password(PASSWORD), "test")
+    service_of(app).add_admin("alice", PASSWORD, "test")
     return app
 
 
@@ -82,8 +86,8 @@ def test_a_wrong_password_or_name_is_refused_and_audited(app, client):
 def test_passwords_are_stored_hashed(app):
     stored = storage_of(app).admins.password_hash("alice")
     assert PASSWORD not in stored and stored.startswith("scrypt:")
-    with pytest.raises(ValueError):
-        hash_password("short")
+    with pytest.raises(Invalid, match="at least 10 characters"):
+        service_of(app).add_admin("bob", "short", "test")
 
 
 def test_login_attempts_are_rate_limited(models_dir, tmp_path):
@@ -108,7 +112,7 @@ def test_logout_ends_the_session_on_the_server(app, admin):
 
 @on_both_databases
 def test_a_password_change_ends_existing_sessions(app, admin):
-    storage_of(app).admins.set_password("alice", hash_password("another long password"), "test")
+    service_of(app).set_admin_password("alice", "another long password", "test")
     assert admin.get("/admin/").status_code == 302
 
 

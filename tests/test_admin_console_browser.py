@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import ROOT, start_server, stop_server
-from server.console import hash_password
+from server.passwords import ScryptPasswords
 from server.storage import Storage, sqlite_url
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,7 +39,7 @@ def server(trained_models, tmp_path_factory):
     (base / "data").mkdir()
     storage = Storage(sqlite_url(base / "data" / "draftguard.sqlite3"))
     storage.migrate()  # before the server starts, as `flask --app server admins add` would
-    storage.admins.add("alice", hash_password(PASSWORD), "test")
+    storage.admins.add("alice", ScryptPasswords().hash(PASSWORD), "test")
     server = start_server(base / "models", base / "data", workers=2)
     yield server
     stop_server(server)
