@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from engine.policy import PolicyPack
 from server.extensions import limiter
-from server.service import AdminService
-from server.web import ApiError, json_body, require_token, state
+from server.web import ApiError, json_body, require_token, service
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 
@@ -57,10 +56,6 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ApiError(400, f"query parameter {name} must be between {low} and {high}")
     return value
-
-
-def service() -> AdminService:
-    return state("service")
 
 
 # --- feedback review -----------------------------------------------------------------------

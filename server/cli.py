@@ -29,16 +29,12 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from server.service import DOMAIN_ERRORS, AdminService
-from server.web import state
+from server.service import DOMAIN_ERRORS
+from server.web import service
 
 admins = AppGroup("admins", help="Admin accounts for the console.")
 examples = AppGroup("examples", help="The company's labelled training examples.")
 models = AppGroup("models", help="Trained model versions.")
-
-
-def service() -> AdminService:
-    return state("service")
 
 
 def _actor() -> str:

@@ -21,11 +21,11 @@ from engine.detectors import DETECTOR_NAMES
 from engine.fileio import StorageError
 from engine.policy import PolicyError, parse_pack
 from engine.registry import RegistryError
-from server.admin import query_int, service
+from server.admin import query_int
 from server.extensions import configured_limit
 from server.service import DOMAIN_ERRORS, Conflict, Invalid, NotFound, UploadRejected
 from server.web import (DOMAIN_STATUSES, INTERNAL_ERROR, ApiError, domain_error, error_response, log_unexpected,
-                        storage_error_reply)
+                        service, storage_error_reply)
 
 bp = Blueprint("console", __name__, url_prefix="/admin", static_folder="static", static_url_path="/static")
 

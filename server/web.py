@@ -20,6 +20,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from engine.fileio import StorageError
 from engine.registry import RegistryError
+from server.service import AdminService
 from server.service.errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
 
 log = logging.getLogger("draftguard")
@@ -30,6 +31,11 @@ def state(name: str):
     """The app's shared objects: service (for everything admin), registry, model, policy,
     storage, counter (see create_app)."""
     return current_app.extensions["draftguard"][name]
+
+
+def service() -> AdminService:
+    """The admin service: what the admin API, the console and the CLI call."""
+    return state("service")
 
 
 class ApiError(Exception):

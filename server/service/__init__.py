@@ -42,7 +42,7 @@ class AdminService(PolicyActions, ExampleActions, TrainingActions, ModelActions,
     def __init__(self, settings: Mapping, *, storage: Storage, registry: Registry,
                  model: Watched[classifier.Model], policy: PolicyStore, passwords: Passwords):
         # Read when used, so a setting the app's config holds is the one the service sees:
-        # ADMIN_UPLOAD_MAX_BYTES, JOB_STALE_SECONDS, TEST_DATA and the job.JOB_SETTINGS.
+        # ADMIN_UPLOAD_MAX_BYTES, JOB_STALE_SECONDS, TEST_DATA and server.jobs.JOB_SETTINGS.
         self.settings = settings
         self.storage = storage
         self.registry = registry

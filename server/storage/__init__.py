@@ -7,8 +7,8 @@ hosts), through SQLAlchemy Core; the schema evolves by Alembic migrations (migra
 feedback, counts (checks per day), audit, examples, jobs, admins (accounts and console
 sessions), uploads (previews awaiting confirmation), evaluations (the compare page's cache),
 labels (renaming a category in stored data).
-Blueprints and the CLI use these, never SQL. The check API never queries the database: its
-counts are added every few seconds by server/stats.py.
+The admin service (server/service/) and the check API use these, never SQL. The check API
+never queries the database: its counts are added every few seconds by server/stats.py.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Console accounts (scrypt hashes, see server/console.py) and their server-side sessions.
+"""Console accounts (scrypt hashes, see server/service/accounts.py) and their server-side sessions.
 A session row holds the sha256 of the cookie's token, never the token itself."""
 from __future__ import annotations
 
