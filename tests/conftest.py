@@ -264,6 +264,18 @@ class PostgresServer:
         self.process.wait(timeout=30)
 
 
+def fill_postgres_disk(conn, tables: tuple[str, ...]) -> None:
+    """Make every insert or update of `tables` fail as on a full disk: a trigger raises disk_full
+    (53100), the error PostgreSQL gives when it cannot extend a file. `DROP FUNCTION disk_full()
+    CASCADE` frees the space again. `conn`: a SQLAlchemy connection in a transaction."""
+    conn.exec_driver_sql("CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                         "RAISE EXCEPTION 'could not extend file: No space left on device' "
+                         "USING ERRCODE = 'disk_full'; END $$")
+    for table in tables:
+        conn.exec_driver_sql(f"CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON {table} "
+                             "FOR EACH ROW EXECUTE FUNCTION disk_full()")
+
+
 def postgres_bin() -> Path:
     """The newest PostgreSQL's binaries (Debian's layout: /usr/lib/postgresql/<major>/bin)."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
