@@ -186,7 +186,7 @@ class Database:
     def storage_problem(self) -> Optional[str]:
         """Why data cannot be saved now (for /healthz), or None. The folder of a SQLite file is
         looked at directly; a PostgreSQL server's disk and whether it is up only show through
-        failed transactions (the check API never waits for the database, nor does /healthz)."""
+        failed transactions: /healthz, probed often by load balancers, does not query it."""
         if self.sqlite_path:
             folder = self.sqlite_path.parent
             try:
