@@ -59,11 +59,13 @@ bench: dev-venv model
 # textnorm, the decision, the registry and the token check (setup.cfg) and runs the fast tests
 # that reach each mutant, on a model trained once here instead of once per mutant.
 MUTATION_MODELS := .mutation-models
+# The shipped pack, named so that an admin's edited pack in the data folder plays no part.
+DEFAULT_PACK := engine/policy/default_pack.json
 
-$(MUTATION_MODELS)/registry.json: engine/classifier.py engine/textnorm.py $(wildcard train/*.py) \
+$(MUTATION_MODELS)/registry.json: engine/classifier.py engine/textnorm.py $(DEFAULT_PACK) $(wildcard train/*.py) \
 		$(shell find train/data -type f) | dev-venv
 	rm -rf $(MUTATION_MODELS)
-	nice -n 10 $(PY) -m train --models-dir $(MUTATION_MODELS) --policy server/policy/default_pack.json --quiet
+	nice -n 10 $(PY) -m train --models-dir $(MUTATION_MODELS) --policy $(DEFAULT_PACK) --quiet
 
 mutation: dev-venv $(MUTATION_MODELS)/registry.json
 	rm -rf mutants

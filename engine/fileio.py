@@ -13,11 +13,13 @@ _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 class StorageError(Exception):
-    """The data or models folder cannot take a write (disk full, read-only); nothing was saved."""
+    """The data or models folder cannot take a write (disk full, read-only); nothing was saved.
+    server/storage's DatabaseUnavailable is one too, with its own message: the database cannot
+    be reached."""
 
-    def __init__(self, full: bool):
+    def __init__(self, full: bool, message: Optional[str] = None):
         self.full = full
-        super().__init__("the disk is full" if full else "the folder is read-only or not writable")
+        super().__init__(message or ("the disk is full" if full else "the folder is read-only or not writable"))
 
 
 def storage_fault(exc: OSError) -> Optional[StorageError]:

@@ -21,10 +21,17 @@ ERRORS = {
     400: "The body is not a JSON object, or does not match the request schema; the message names each problem.",
     401: "The server requires a bearer token and the request has none.",
     403: "The bearer token is not the server's.",
+    408: "The body arrived too slowly (the server's read timeout); send the request again.",
     413: "The text is longer than the server's limit, or the body is too large to read.",
     415: "The body is not sent with Content-Type: application/json.",
     429: "Too many requests from this client address; slow down and retry shortly.",
     503: "No model is loaded yet; an administrator must train one.",
+}
+# What a route that writes to the database may answer instead: nothing was saved.
+STORAGE_ERRORS = {
+    503: "The database cannot be reached (database_unavailable) or is read-only (storage_unavailable); "
+         "nothing was saved. Checks keep working.",
+    507: "The server's disk is full (insufficient_storage); nothing was saved.",
 }
 
 
@@ -39,6 +46,10 @@ def _json_request(model: str) -> dict:
 
 def _errors(*statuses: int) -> dict:
     return {str(status): _body("ErrorResponse", ERRORS[status]) for status in statuses}
+
+
+def _storage_errors() -> dict:
+    return {str(status): _body("ErrorResponse", description) for status, description in STORAGE_ERRORS.items()}
 
 
 def _limit_text(schema: dict, max_chars: int) -> None:
@@ -79,7 +90,7 @@ def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
                 "security": TOKEN,
                 "requestBody": _json_request("CheckRequest"),
                 "responses": {"200": _body("CheckResponse", "Every policy category's score and decision."),
-                              **_errors(400, 401, 403, 413, 415, 429, 503)},
+                              **_errors(400, 401, 403, 408, 413, 415, 429, 503)},
             }},
             "/v1/policy": {"get": {
                 "operationId": "policy",
@@ -94,7 +105,7 @@ def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
                 "security": TOKEN,
                 "requestBody": _json_request("FeedbackRequest"),
                 "responses": {"201": _body("FeedbackResponse", "Recorded."),
-                              **_errors(400, 401, 403, 413, 415, 429)},
+                              **_errors(400, 401, 403, 408, 413, 415, 429), **_storage_errors()},
             }},
             "/v1/diagnostics": {"post": {
                 "operationId": "diagnostics",
@@ -102,7 +113,7 @@ def document(max_text_chars: int, category_ids: tuple[str, ...]) -> dict:
                 "security": TOKEN,
                 "requestBody": _json_request("DiagnosticsRequest"),
                 "responses": {"201": _body("DiagnosticsResponse", "Counted."),
-                              **_errors(400, 401, 403, 415, 429)},
+                              **_errors(400, 401, 403, 408, 415, 429), **_storage_errors()},
             }},
             "/healthz": {"get": {
                 "operationId": "health",

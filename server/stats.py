@@ -47,6 +47,8 @@ class CheckCounter:
         try:
             self.counts.add(day, dict(counts))
         except Exception as exc:  # statistics must never fail a check
-            log.warning("could not record check counts: %s", exc)
+            # One line every few seconds while the database is away: SQLAlchemy's own messages
+            # go on with the statement and a link. Counts are numbers only, never a draft's text.
+            log.warning("could not record check counts, kept for the next try: %s", str(exc).partition("\n")[0])
             with self._lock:
                 self._counts.update(counts)

@@ -22,6 +22,7 @@ from engine.fileio import StorageError
 from engine.registry import RegistryError
 from server.service import AdminService
 from server.service.errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
+from server.storage.database import DatabaseUnavailable
 
 log = logging.getLogger("draftguard")
 
@@ -122,8 +123,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def storage_error_reply(exc: StorageError) -> tuple[int, str, str]:
-    """(status, message, code) for a write refused by the disk; /healthz shows it too."""
+    """(status, message, code) for a write refused by the disk or a database out of reach; /healthz
+    shows it too."""
     state("storage").database.note_failure(exc)
+    if isinstance(exc, DatabaseUnavailable):
+        return 503, f"{exc}, so nothing was saved; the check API keeps working. Try again in a minute; if this " \
+                    "lasts, ask the administrator", "database_unavailable"
     if exc.full:
         return 507, "the server's disk is full, so nothing was saved; ask the administrator to free space", \
             "insufficient_storage"

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+from typing import Optional
 
 import psycopg
 import pytest
@@ -218,8 +219,10 @@ on_both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgres
 
 @dataclass
 class PostgresServer:
-    """A PostgreSQL server listening only on a unix socket in its own temporary folder."""
+    """A PostgreSQL server listening only on a unix socket in its own temporary folder; made by
+    `new_postgres_server()`, it can be stopped and started again on the same data."""
     socket_dir: Path
+    process: Optional[subprocess.Popen] = None
     _names = count(1)
 
     def url(self, database: str) -> str:
@@ -237,6 +240,41 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self.execute(f"DROP DATABASE {name} WITH (FORCE)")  # and end the connections apps left open
 
+    def start(self) -> None:
+        log_path = self.socket_dir / "postgres.log"
+        # Durability is no concern for a test server; speed is.
+        self.process = subprocess.Popen(
+            [postgres_bin() / "postgres", "-D", self.socket_dir / "data", "-k", self.socket_dir,
+             "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=300"],
+            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, cwd=self.socket_dir, **_as_postgres_user())
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.execute("SELECT 1")
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.process.kill()
+                    pytest.fail(f"PostgreSQL did not start: {log_path.read_text(errors='replace')}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)  # "fast" shutdown: does not wait for clients to leave
+        self.process.wait(timeout=30)
+
+
+def fill_postgres_disk(conn, tables: tuple[str, ...]) -> None:
+    """Make every insert or update of `tables` fail as on a full disk: a trigger raises disk_full
+    (53100), the error PostgreSQL gives when it cannot extend a file. `DROP FUNCTION disk_full()
+    CASCADE` frees the space again. `conn`: a SQLAlchemy connection in a transaction."""
+    conn.exec_driver_sql("CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                         "RAISE EXCEPTION 'could not extend file: No space left on device' "
+                         "USING ERRCODE = 'disk_full'; END $$")
+    for table in tables:
+        conn.exec_driver_sql(f"CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON {table} "
+                             "FOR EACH ROW EXECUTE FUNCTION disk_full()")
+
 
 def postgres_bin() -> Path:
     """The newest PostgreSQL's binaries (Debian's layout: /usr/lib/postgresql/<major>/bin)."""
@@ -247,40 +285,34 @@ def postgres_bin() -> Path:
     return found[-1].parent
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    bindir = postgres_bin()
+def _as_postgres_user() -> dict:
+    """subprocess arguments that run a PostgreSQL program as POSTGRES_USER when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": POSTGRES_USER, "group": os.getgid(), "extra_groups": []}
+
+
+def new_postgres_server() -> PostgresServer:
+    """A new, not yet started, database cluster in a temporary folder (remove it when done)."""
     folder = Path(tempfile.mkdtemp(prefix="draftguard-pg-"))  # not under pytest's root-only folder
-    as_user = {}
     if os.geteuid() == 0:
         shutil.chown(folder, POSTGRES_USER)
-        as_user = {"user": POSTGRES_USER, "group": os.getgid(), "extra_groups": []}
-    log_path = folder / "postgres.log"
     try:
-        subprocess.run([bindir / "initdb", "-D", folder / "data", "-U", "draftguard", "--auth=trust", "--no-sync",
-                        "--encoding=UTF8", "--locale=C"], check=True, capture_output=True, cwd=folder, **as_user)
+        subprocess.run([postgres_bin() / "initdb", "-D", folder / "data", "-U", "draftguard", "--auth=trust",
+                        "--no-sync", "--encoding=UTF8", "--locale=C"],
+                       check=True, capture_output=True, cwd=folder, **_as_postgres_user())
     except subprocess.CalledProcessError as exc:
         pytest.fail(f"initdb failed: {exc.stderr.decode(errors='replace')}")
-    # Durability is no concern for a test server; speed is.
-    process = subprocess.Popen(
-        [bindir / "postgres", "-D", folder / "data", "-k", folder, "-c", "listen_addresses=", "-c", "fsync=off",
-         "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
-        stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=folder, **as_user)
-    server = PostgresServer(folder)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            server.execute("SELECT 1")
-            break
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail(f"PostgreSQL did not start: {log_path.read_text(errors='replace')}")
-            time.sleep(0.1)
+    return PostgresServer(folder)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = new_postgres_server()
+    server.start()
     yield server
-    process.send_signal(signal.SIGINT)  # "fast" shutdown: does not wait for clients to leave
-    process.wait(timeout=30)
-    shutil.rmtree(folder, ignore_errors=True)
+    server.stop()
+    shutil.rmtree(server.socket_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ responses — typical ones and every documented error — through the Flask test
 from __future__ import annotations
 
 import copy
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from conftest import app_config
+from conftest import app_config, fill_postgres_disk
 from engine.policy import default_pack
 from server import create_app
 
@@ -112,6 +113,8 @@ class Exchange:
     headers: dict = field(default_factory=dict)
     server: str = "default"
     repeat: int = 1  # the last answer counts (rate limits)
+    stalled: bool = False  # the body never arrives: reading it times out
+    code: Optional[str] = None  # the error code the answer must carry, where one status has several
 
     @property
     def id(self) -> str:
@@ -126,6 +129,7 @@ EXCHANGES = [
     Exchange("POST", "/v1/check", 200, {"text": RISKY}, headers=AUTH, server="token"),
     Exchange("POST", "/v1/check", 400, raw=b"{not json"),
     Exchange("POST", "/v1/check", 400, {"text": "hi", "surface": "billboard"}),
+    Exchange("POST", "/v1/check", 408, stalled=True, code="request_timeout"),
     Exchange("POST", "/v1/check", 401, {"text": CLEAN}, server="token"),
     Exchange("POST", "/v1/check", 403, {"text": CLEAN}, headers={"Authorization": "Bearer nope"}, server="token"),
     Exchange("POST", "/v1/check", 413, {"text": "x" * 20_001}),
@@ -142,9 +146,12 @@ EXCHANGES = [
     Exchange("POST", "/v1/feedback", 400, {"kind": "missed", "text": "no consent given"}),
     Exchange("POST", "/v1/feedback", 401, {"kind": "dismissed"}, server="token"),
     Exchange("POST", "/v1/feedback", 403, {"kind": "dismissed"}, headers={"Authorization": "Bearer nope"}, server="token"),
+    Exchange("POST", "/v1/feedback", 408, stalled=True, code="request_timeout"),
     Exchange("POST", "/v1/feedback", 413, {"kind": "missed", "consent": True, "text": "x" * 20_001}),
     Exchange("POST", "/v1/feedback", 415, raw=b"kind=missed", content_type="text/plain"),
     Exchange("POST", "/v1/feedback", 429, {"kind": "dismissed"}, server="rate_limited", repeat=2),
+    Exchange("POST", "/v1/feedback", 503, {"kind": "dismissed"}, server="database_down", code="database_unavailable"),
+    Exchange("POST", "/v1/feedback", 507, {"kind": "dismissed"}, server="disk_full", code="insufficient_storage"),
     Exchange("POST", "/v1/diagnostics", 201, {"platform": "linkedin", "composers": [
         {"surface": "post", "rule": "specific", "count": 2}, {"surface": "message", "rule": "fallback", "count": 1}]}),
     Exchange("POST", "/v1/diagnostics", 400, {"platform": "linkedin", "composers": [
@@ -153,9 +160,14 @@ EXCHANGES = [
              server="token"),
     Exchange("POST", "/v1/diagnostics", 403, {"platform": "x", "composers": [{"surface": "post", "rule": "specific", "count": 1}]},
              headers={"Authorization": "Bearer nope"}, server="token"),
+    Exchange("POST", "/v1/diagnostics", 408, stalled=True, code="request_timeout"),
     Exchange("POST", "/v1/diagnostics", 415, raw=b"platform=x", content_type="text/plain"),
     Exchange("POST", "/v1/diagnostics", 429, {"platform": "x", "composers": [{"surface": "post", "rule": "specific", "count": 1}]},
              server="rate_limited", repeat=2),
+    Exchange("POST", "/v1/diagnostics", 503, {"platform": "x", "composers": [{"surface": "post", "rule": "specific", "count": 1}]},
+             server="database_down", code="database_unavailable"),
+    Exchange("POST", "/v1/diagnostics", 507, {"platform": "x", "composers": [{"surface": "post", "rule": "specific", "count": 1}]},
+             server="disk_full", code="insufficient_storage"),
     Exchange("GET", "/healthz", 200),
     Exchange("GET", "/healthz", 200, server="broken_policy"),
     Exchange("GET", "/healthz", 503, server="no_model"),
@@ -166,7 +178,18 @@ EXCHANGES = [
 ]
 
 
-def make_client(server: str, models_dir: Path, tmp_path: Path):
+class StalledBody(io.BytesIO):
+    """A request body that stops coming: the read times out, as the server's socket does
+    (server/serving.py). Its bytes only set the Content-Length the test client sends."""
+
+    def read(self, size=-1) -> bytes:
+        raise TimeoutError("timed out")
+
+    def readinto(self, buffer) -> int:
+        raise TimeoutError("timed out")
+
+
+def make_client(server: str, models_dir: Path, tmp_path: Path, request):
     data_dir = tmp_path / f"data-{server}"
     settings = {
         "default": {},
@@ -175,22 +198,42 @@ def make_client(server: str, models_dir: Path, tmp_path: Path):
                          "DIAGNOSTICS_RATE_LIMIT": "1 per minute"},
         "no_model": {"MODELS_DIR": tmp_path / "no-models"},
         "broken_policy": {},
+        # A PostgreSQL socket folder where no server listens.
+        "database_down": {"DATABASE_URL": f"postgresql+psycopg://draftguard@/draftguard?host={tmp_path / 'no-server'}"},
+        "disk_full": {},
     }[server]
     if server == "broken_policy":  # the server keeps the default pack and says it is degraded
         data_dir.mkdir()
         (data_dir / "policy.json").write_text("{not json", encoding="utf-8")
-    return create_app(app_config(models_dir, data_dir, **settings)).test_client()
+    if server == "disk_full":
+        settings["DATABASE_URL"] = request.getfixturevalue("database_url_on_postgresql")
+    app = create_app(app_config(models_dir, data_dir, **settings))
+    if server == "disk_full":
+        with app.extensions["draftguard"]["storage"].database.writing() as conn:
+            fill_postgres_disk(conn, ("feedback", "daily_counts"))
+    return app.test_client()
+
+
+@pytest.fixture
+def database_url_on_postgresql(postgres_server):
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
 
 
 @pytest.mark.parametrize("exchange", EXCHANGES, ids=lambda exchange: exchange.id)
-def test_real_responses_match_the_document(exchange, document, models_dir, tmp_path):
-    client = make_client(exchange.server, models_dir, tmp_path)
+def test_real_responses_match_the_document(exchange, document, models_dir, tmp_path, request):
+    client = make_client(exchange.server, models_dir, tmp_path, request)
     data = exchange.raw if exchange.raw is not None else (
         json.dumps(exchange.body).encode() if exchange.body is not None else None)
+    body = {"input_stream": StalledBody(b"{" * 500)} if exchange.stalled else {"data": data}
     for _ in range(exchange.repeat):
-        response = client.open(exchange.path, method=exchange.method, data=data, headers=exchange.headers,
-                               content_type=exchange.content_type if data is not None else None)
+        response = client.open(exchange.path, method=exchange.method, headers=exchange.headers,
+                               content_type=exchange.content_type if data is not None or exchange.stalled else None,
+                               **body)
     assert response.status_code == exchange.status, response.get_data(as_text=True)
+    if exchange.code:
+        assert response.get_json()["error"]["code"] == exchange.code
     assert_documented(document, exchange.method, exchange.path, response)
 
 

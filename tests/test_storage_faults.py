@@ -18,7 +18,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import ADMIN_TOKEN, app_config, on_both_databases, start_server
+from conftest import ADMIN_TOKEN, app_config, fill_postgres_disk, on_both_databases, start_server
 from server import create_app
 from server.storage import Storage, database as database_module
 
@@ -48,12 +48,7 @@ def storage(database_url):
             self.kind = "full"
             if not is_sqlite:
                 with admin.begin() as conn:
-                    conn.exec_driver_sql("CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                                         "RAISE EXCEPTION 'could not extend file: No space left on device' "
-                                         "USING ERRCODE = 'disk_full'; END $$")
-                    for table in TABLES:
-                        conn.exec_driver_sql(f"CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON {table} "
-                                             "FOR EACH ROW EXECUTE FUNCTION disk_full()")
+                    fill_postgres_disk(conn, TABLES)
 
         def make_read_only(self):
             self.kind = "read-only"
