@@ -32,16 +32,21 @@ def token_server(trained_models, tmp_path_factory):
     stop_server(server)
 
 
+def server_log(server) -> str:
+    return "".join(path.read_text(errors="replace") for path in server.data_dir.parent.glob("gunicorn-*.log"))
+
+
 def test_schemathesis_finds_no_5xx_and_no_answer_off_the_document(token_server, tmp_path):
     report = tmp_path / "report.json"
     run = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(ROOT / "tests" / "schemathesis.toml"),
-         "run", f"{token_server.url}/v1/openapi.json", "--report", "json", "--report-json-path", str(report)],
+         "run", f"{token_server.url}/v1/openapi.json", "--wait-for-schema", "15", "--report", "json", "--report-json-path", str(report)],
         cwd=tmp_path,  # its caches stay out of the work tree
         env={**os.environ, "DRAFTGUARD_API_TOKEN": API_TOKEN, "NO_COLOR": "1"},
         capture_output=True, text=True, timeout=300,
     )
-    assert run.returncode == 0, f"{run.stdout[-20_000:]}\n{run.stderr[-5_000:]}\n(server log: {token_server.data_dir.parent})"
+    assert run.returncode == 0, (f"{run.stdout[-20_000:]}\n{run.stderr[-5_000:]}\nserver exit status: "
+                                 f"{token_server.process.poll()}; its log:\n{server_log(token_server)[-5_000:]}")
     summary = json.loads(report.read_text(encoding="utf-8"))
     assert summary["complete"] and not summary["failures"] and not summary["errors"]
     # check, policy, feedback, health (schemathesis does not count the route it loaded the document from)
