@@ -22,8 +22,10 @@ $(VENV)/.dev-stamp: requirements-dev.txt $(VENV)/.runtime-stamp
 venv: $(VENV)/.runtime-stamp
 dev-venv: $(VENV)/.dev-stamp
 
-# Train the default model only when the registry has no active model.
+# Fetch the models the database records (a host joining others serves their active model);
+# train the default one only when there is none.
 model: venv
+	$(VENV)/bin/flask --app server models sync
 	$(PY) -m train --if-missing
 
 # Everything else about serving (gevent workers, read timeouts, log format) is in server/serving.py.

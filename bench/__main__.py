@@ -17,7 +17,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import requests
 
@@ -100,12 +100,14 @@ def bench_in_process(models_dir: Path, count: int) -> None:
     print("in-process, clean draft          ", percentiles(time_calls(lambda n: classifier.predict(model, variant(clean, n), pack), count)))
 
 
-def start_server(models_dir: Path, workers: int, extra_args: Sequence[str] = ()) -> tuple[subprocess.Popen, str, Path]:
-    """gunicorn configured as `make run` (server/serving.py), quiet, without rate limits."""
+def start_server(models_dir: Path, workers: int, extra_args: Sequence[str] = (), port_offset: int = 0,
+                 **settings: str) -> tuple[subprocess.Popen, str, Path]:
+    """gunicorn configured as `make run` (server/serving.py), quiet, without rate limits;
+    `settings`: further DRAFTGUARD_* variables."""
     data_dir = Path(tempfile.mkdtemp(prefix="draftguard-bench-"))
-    port = 18000 + os.getpid() % 1000
+    port = 18000 + (os.getpid() + port_offset) % 1000
     env = {**os.environ, "DRAFTGUARD_MODELS_DIR": str(models_dir), "DRAFTGUARD_DATA_DIR": str(data_dir),
-           "DRAFTGUARD_CHECK_RATE_LIMIT": "", "DRAFTGUARD_DATABASE": str(data_dir / "bench.sqlite3")}
+           "DRAFTGUARD_CHECK_RATE_LIMIT": "", "DRAFTGUARD_DATABASE": str(data_dir / "bench.sqlite3"), **settings}
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:server.serving",
                                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                                 "--log-level", "warning", "--access-logfile", "/dev/null", "--no-control-socket",
@@ -146,24 +148,28 @@ def bench_http(models_dir: Path, count: int, concurrency: int, workers: int) -> 
         print("  POST /v1/check  ", percentiles(time_calls(check, count)))
         print("  GET  /healthz   ", percentiles(time_calls(health, count)))
         for name, path, text in (("POST /v1/check", "/v1/check", DRAFT), ("GET  /healthz", "/healthz", None)):
-            def one(client: int):
-                with requests.Session() as s:
-                    for n in range(count // concurrency):
-                        if text is None:
-                            s.get(url + path, timeout=10).raise_for_status()
-                        else:
-                            body = {"text": variant(text, client * count + n)}
-                            s.post(url + path, json=body, timeout=10).raise_for_status()
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                list(pool.map(one, range(concurrency)))
-            elapsed = time.perf_counter() - started
             done = (count // concurrency) * concurrency
-            print(f"  {name} at concurrency {concurrency}: {done / elapsed:7.0f} requests/s ({done} requests, 0 errors)")
+            print(f"  {name} at concurrency {concurrency}: {throughput(url, path, text, count, concurrency):7.0f} "
+                  f"requests/s ({done} requests, 0 errors)")
         for pid, rss in worker_rss(process.pid):
             print(f"  worker {pid}: resident memory {rss / 1024:.0f} MB after the run")
     finally:
         stop_server(process, data_dir)
+
+
+def throughput(url: str, path: str, text: Optional[str], count: int, concurrency: int) -> float:
+    """Requests per second: `concurrency` clients share `count` requests (GET when `text` is None)."""
+    def one(client: int):
+        with requests.Session() as s:
+            for n in range(count // concurrency):
+                if text is None:
+                    s.get(url + path, timeout=10).raise_for_status()
+                else:
+                    s.post(url + path, json={"text": variant(text, client * count + n)}, timeout=10).raise_for_status()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(concurrency)))
+    return (count // concurrency) * concurrency / (time.perf_counter() - started)
 
 
 def stop_server(process: subprocess.Popen, data_dir: Path) -> None:

@@ -14,6 +14,7 @@ every worker notice the change by its stat and swap models between two requests.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import shutil
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from engine import classifier
-from engine.fileio import atomic_write_json
+from engine.fileio import atomic_write_bytes, atomic_write_json
 from engine.watched import Fallback, Loaded, Watched, file_stamp
 
 INDEX = "registry.json"
@@ -114,6 +115,43 @@ class Registry:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return metadata
+
+    def install(self, version: str, artifact: bytes, sha256: str, metadata: dict, report: str) -> None:
+        """Register a version received from elsewhere (another host, through the database),
+        not active. Its bytes must hash to `sha256`, which is what registry.json will record."""
+        if hashlib.sha256(artifact).hexdigest() != sha256:
+            raise RegistryError(f"the copy of {version} received does not match its sha256; not installed")
+        folder = self.version_dir(version)
+        self.read_index()
+        shutil.rmtree(folder, ignore_errors=True)  # a half-written copy from an interrupted install
+        folder.mkdir(parents=True)
+        try:
+            atomic_write_bytes(folder / ARTIFACT, artifact)
+            atomic_write_json(folder / METADATA, metadata)
+            (folder / REPORT).write_text(report, encoding="utf-8")
+            with self._locked():
+                index = self.read_index()
+                index["versions"][version] = {"sha256": sha256, "created": metadata.get("created")}
+                atomic_write_json(self.index_path, index)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def files(self, version: str) -> tuple[bytes, dict, str]:
+        """A registered version's artifact bytes (checked against registry.json), metadata and
+        report: what another host needs to install it."""
+        record = self.read_index()["versions"].get(version)
+        if record is None:
+            raise RegistryError(f"unknown model version {version!r}")
+        folder = self.version_dir(version)
+        try:
+            artifact = (folder / ARTIFACT).read_bytes()
+            report = (folder / REPORT).read_text(encoding="utf-8") if (folder / REPORT).exists() else ""
+        except OSError as exc:
+            raise RegistryError(f"artifact of {version} cannot be read: {exc}") from None
+        if hashlib.sha256(artifact).hexdigest() != record["sha256"]:
+            raise classifier.ModelIntegrityError(f"artifact of {version} does not match its recorded sha256")
+        return artifact, self.metadata(version), report
 
     def activate(self, version: str) -> None:
         with self._locked():

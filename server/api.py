@@ -97,7 +97,8 @@ def diagnostics():
 @bp.get("/healthz")
 def healthz():
     loaded = state("model").current()
-    problems = [p for p in (state("model").problem, state("policy").problem, state("storage").database.storage_problem()) if p]
+    problems = [p for p in (state("model").problem, state("policy").problem, state("replica").problem,
+                                  state("storage").database.storage_problem()) if p]
     if loaded is None:
         status, code = "unavailable", 503
     else:

@@ -8,11 +8,11 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine.policy import PolicyStore
-from engine.registry import Registry, watch_active_model
+from engine.registry import watch_active_model
 from server import admin, api, cli, config, console, logs
 from server.extensions import csrf, limiter
 from server.passwords import ScryptPasswords
+from server.replication import Replica, SharedPolicy, SharedRegistry
 from server.service import AdminService
 from server.stats import CheckCounter
 from server.storage import Storage
@@ -33,20 +33,25 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logs.install()
 
-    registry = Registry(app.config["MODELS_DIR"])
     storage = Storage(app.config["DATABASE_URL"])
     storage.migrate()
+    # This host's folders are its copy of what the database records for every host.
+    registry = SharedRegistry(app.config["MODELS_DIR"], storage.shared)
+    policy = SharedPolicy(app.config["DATA_DIR"], storage.shared)
+    replica = Replica(registry, policy, storage.shared)
+    replica.catch_up()
+    replica.follow(app.config["REPLICA_POLL_SECONDS"])
     model = watch_active_model(registry)
-    policy = PolicyStore(app.config["DATA_DIR"])
     app.extensions["draftguard"] = {
         # What the admin API, the console and the CLI call, for reads and changes alike.
         "service": AdminService(app.config, storage=storage, registry=registry, model=model, policy=policy,
-                                passwords=ScryptPasswords()),
+                                passwords=ScryptPasswords(), replica=replica),
         # What the check API and /healthz read directly (and tests, to look behind the service).
         "registry": registry,
         "model": model,
         "policy": policy,
         "storage": storage,
+        "replica": replica,
         "counter": CheckCounter(storage.counts, app.config["STATS_FLUSH_SECONDS"]),
     }
 

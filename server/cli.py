@@ -143,6 +143,17 @@ def activate_model(version: str) -> None:
     click.echo(f"{version} is active (was {previous}).")
 
 
+@models.command("sync")
+def sync_models() -> None:
+    """Fetch the model versions and the policy that the database records (shared by every host
+    using it) into this host's folders. `make run` does this before `python -m train --if-missing`,
+    so a host joining an existing database serves its active model and never trains its own."""
+    with refusals():
+        active = service().catch_up_with_database()
+    click.echo(f"Model {active} is active (shared through the database)." if active
+               else "The database records no model yet.")
+
+
 @models.command("gc")
 @click.option("--dry-run", is_flag=True, help="Only list the folders that would be removed.")
 def remove_orphans(dry_run: bool) -> None:

@@ -69,6 +69,9 @@ def from_env(env: os._Environ | dict = os.environ) -> dict:
         "TEST_DATA": Path(get("TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "unseen-writers.jsonl"))),
         "SECONDARY_TEST_DATA": [Path(p) for p in _split(get("SECONDARY_TEST_DATA", str(PROJECT_ROOT / "train" / "data" / "test.jsonl")))],
         "STATS_FLUSH_SECONDS": float(get("STATS_FLUSH_SECONDS", "5")),
+        # How often each worker asks the database whether a model was promoted or the policy
+        # edited on any host (server/replication.py); 0 only at start.
+        "REPLICA_POLL_SECONDS": float(get("REPLICA_POLL_SECONDS", "0.5")),
         # A client that sends nothing for this long, between any two reads of its request, is
         # disconnected (server/serving.py).
         "READ_TIMEOUT_SECONDS": float(get("READ_TIMEOUT_SECONDS", "10")),

@@ -27,6 +27,7 @@ from engine.fileio import StorageError
 from engine.policy import PolicyError, load_active_pack
 from engine.registry import Registry, RegistryError
 from server import config, evaluation
+from server.replication import SharedRegistry
 from server.storage import Storage
 from server.storage.evaluations import EvaluationCache
 from server.storage.schema import LIVE_JOB_STATES
@@ -89,7 +90,7 @@ def main(job_id: str) -> int:
     stop = threading.Event()
     threading.Thread(target=_beat, args=(storage, job_id, stop), daemon=True).start()
     try:
-        version = run(job_id, storage, Registry(settings["MODELS_DIR"]), settings)
+        version = run(job_id, storage, SharedRegistry(settings["MODELS_DIR"], storage.shared), settings)
     except Exception as exc:
         storage.jobs.finish(job_id, error=f"{_describe(exc)}; {what_changed(storage.jobs.get(job_id))}")
         return 1

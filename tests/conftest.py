@@ -95,6 +95,9 @@ def app_config(models_dir: Path, data_dir: Path, **overrides) -> dict:
         "DIAGNOSTICS_RATE_LIMIT": "",
         "ADMIN_AUTH_FAILURE_LIMIT": "",
         "SECRET_KEY": "test-secret",
+        # An app in the test process catches up with the database when made, not in a thread of
+        # its own beside the test (tests/test_replication.py tests the thread).
+        "REPLICA_POLL_SECONDS": 0,
         **overrides,
     }
 

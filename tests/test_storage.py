@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -96,7 +97,11 @@ def sqlite_schema(path: Path) -> dict:
 
 def test_the_first_migration_creates_the_schema_from_before_migrations(tmp_path):
     fresh = Storage(sqlite_url(tmp_path / "fresh.sqlite3"))
-    fresh.migrate()
+    fresh.database.prepare_folder()
+    with migrate.locked(fresh.database) as conn:
+        alembic = migrate.alembic_config()
+        alembic.attributes["connection"] = conn
+        command.upgrade(alembic, "0001")
     assert sqlite_schema(tmp_path / "fresh.sqlite3") == sqlite_schema(legacy_database(tmp_path / "legacy.sqlite3"))
 
 

@@ -15,7 +15,7 @@ of this package; AdminService puts them together.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping, Optional
 
 from engine import classifier
 from engine.policy import PolicyStore
@@ -31,6 +31,9 @@ from server.service.statistics import StatisticsActions
 from server.service.training import TrainingActions
 from server.storage import Storage
 
+if TYPE_CHECKING:
+    from server.replication import Replica
+
 __all__ = ["DOMAIN_ERRORS", "AdminService", "AlreadyRunning", "Conflict", "Invalid", "NotFound", "Passwords",
            "TooLarge", "Unavailable", "UploadRejected"]
 
@@ -40,7 +43,8 @@ class AdminService(PolicyActions, ExampleActions, TrainingActions, ModelActions,
     """Built once per app (create_app) from its settings and the objects every worker shares."""
 
     def __init__(self, settings: Mapping, *, storage: Storage, registry: Registry,
-                 model: Watched[classifier.Model], policy: PolicyStore, passwords: Passwords):
+                 model: Watched[classifier.Model], policy: PolicyStore, passwords: Passwords,
+                 replica: Optional["Replica"] = None):
         # Read when used, so a setting the app's config holds is the one the service sees:
         # ADMIN_UPLOAD_MAX_BYTES, JOB_STALE_SECONDS, TEST_DATA and server.jobs.JOB_SETTINGS.
         self.settings = settings
@@ -49,3 +53,4 @@ class AdminService(PolicyActions, ExampleActions, TrainingActions, ModelActions,
         self.model = model  # the active model this worker serves (for the policy's warnings)
         self.policy = policy
         self.passwords = passwords
+        self.replica = replica  # this host's copy of the shared models and policy

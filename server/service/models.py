@@ -2,7 +2,7 @@
 held-out data, and removing folders the registry does not list."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 from engine.classifier import ModelIntegrityError
 from engine.dataset import DatasetError
@@ -12,12 +12,16 @@ from server import evaluation
 from server.service.errors import Conflict, NotFound, Unavailable
 from server.storage import Storage
 
+if TYPE_CHECKING:
+    from server.replication import Replica
+
 
 class ModelActions:
     settings: Mapping
     storage: Storage
     registry: Registry
     policy: PolicyStore
+    replica: "Replica"
 
     def model_versions(self) -> list[dict]:
         """Every version, newest first, with its metadata and whether it is active."""
@@ -51,6 +55,14 @@ class ModelActions:
         self.storage.audit.record(actor, "model.promote" if newer else "model.rollback",
                                   {"version": version, "previous": previous})
         return previous
+
+    def catch_up_with_database(self) -> Optional[str]:
+        """Bring this host's models folder and policy up to date with the database (every host's
+        record); the active version it now has. A fresh host gets the active model this way
+        instead of training its own."""
+        if not self.replica.catch_up():
+            raise Unavailable(self.replica.problem)
+        return self.registry.active_version()
 
     def comparison(self, candidate: str, baseline: Optional[str] = None) -> dict:
         """The candidate's evaluation beside the baseline's (default: the active model's)."""

@@ -6,7 +6,8 @@ hosts), through SQLAlchemy Core; the schema evolves by Alembic migrations (migra
 
 feedback, counts (checks per day), audit, examples, jobs, admins (accounts and console
 sessions), uploads (previews awaiting confirmation), evaluations (the compare page's cache),
-labels (renaming a category in stored data).
+labels (renaming a category in stored data), shared (model versions, the active version and the
+policy pack that every host serves).
 The admin service (server/service/) and the check API use these, never SQL. The check API
 never queries the database: its counts are added every few seconds by server/stats.py.
 """
@@ -24,6 +25,7 @@ from server.storage.examples import ExampleRepository
 from server.storage.feedback import FeedbackRepository
 from server.storage.jobs import JobRepository
 from server.storage.labels import CategoryLabels
+from server.storage.shared import SharedRecord
 from server.storage.uploads import PendingUploads
 
 __all__ = ["Conflict", "NotFound", "Storage", "sqlite_url"]
@@ -43,6 +45,7 @@ class Storage:
         self.uploads = PendingUploads(self.database)
         self.evaluations = EvaluationCache(self.database)
         self.labels = CategoryLabels(self.database)
+        self.shared = SharedRecord(self.database)
 
     def migrate(self) -> None:
         """Bring the schema up to date (exactly one process migrates; see migrate.py). A worker

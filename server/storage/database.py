@@ -205,6 +205,11 @@ class Database:
         return insert.on_conflict_do_update(index_elements=keys,
                                             set_={name: value(insert.excluded) for name, value in update.items()})
 
+    def insert_ignoring(self, table: sa.Table, keys: list[str], values: dict) -> sa.Insert:
+        """INSERT ... ON CONFLICT (keys) DO NOTHING, in both dialects."""
+        insert = (sqlite.insert if self.is_sqlite else postgresql.insert)(table).values(**values)
+        return insert.on_conflict_do_nothing(index_elements=keys)
+
 
 # Connection.info key: whether the current transaction has inserted, updated or deleted a row.
 CHANGED_ROWS = "draftguard_changed_rows"

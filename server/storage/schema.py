@@ -121,3 +121,24 @@ evaluations = sa.Table(
     sa.Column("data_key", Text, primary_key=True),  # hash of the held-out file and the policy pack
     sa.Column("result", Text, nullable=False),
 )
+
+# What several hosts share through the database (server/replication.py): every model version's
+# files, and the values every host must agree on.
+model_versions = sa.Table(
+    "model_versions", metadata,
+    sa.Column("version", Text, primary_key=True),
+    sa.Column("created", Text, nullable=False),
+    sa.Column("sha256", Text, nullable=False),  # of the artifact: each host checks its copy against it
+    sa.Column("metadata", Text, nullable=False),  # metadata.json
+    sa.Column("report", Text, nullable=False),  # report.md
+    sa.Column("artifact", sa.LargeBinary, nullable=False),  # model.joblib, a few MB
+)
+
+shared_values = sa.Table(
+    "shared_values", metadata,
+    sa.Column("name", Text, primary_key=True),  # active_model, policy_pack, model_versions (shared.py)
+    sa.Column("value", Text),
+    # Raised by every change; hosts poll the generations, a cheap query, to notice one.
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("changed", Text, nullable=False),
+)
