@@ -157,7 +157,8 @@ class Replica:
         self.policy = policy
         self.shared = shared
         self.seen: Optional[dict] = None  # the change counters of the last catch-up
-        self.problem: Optional[str] = None  # why the last catch-up failed (for /healthz)
+        self.problem: Optional[str] = None  # why the last catch-up failed, but for the database (for /healthz)
+        self.behind = False  # the last catch-up failed: the next poll tries again
 
     def catch_up(self) -> bool:
         try:
@@ -165,21 +166,23 @@ class Replica:
             self.registry.catch_up()
             self.policy.catch_up()
         except CATCH_UP_FAILURES as exc:
+            self.behind = True
+            if isinstance(exc, StorageError):  # the database's own fault: /healthz shows it already
+                return False
             if not self.problem:
                 log.warning("replication: this host could not catch up with the database: %s", exc)
             self.problem = f"this host's copy of the models and policy may be behind the database ({exc})"
             return False
-        self.seen, self.problem = counters, None
+        self.seen, self.problem, self.behind = counters, None, False
         return True
 
     def poll(self) -> None:
         """Catch up if anything changed since the last time (or the last time failed)."""
         try:
             changed = self.shared.generations() != self.seen
-        except StorageError as exc:
-            self.problem = f"this host's copy of the models and policy may be behind the database ({exc})"
+        except StorageError:  # shown by /healthz as the database's problem; tried again next time
             return
-        if changed or self.problem:
+        if changed or self.behind:
             self.catch_up()
 
     def follow(self, interval: float) -> None:

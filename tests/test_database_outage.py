@@ -133,3 +133,11 @@ def test_a_worker_started_while_the_sqlite_volume_is_missing_answers_checks_and_
     assert client.get("/v1/admin/feedback", headers=AUTH).status_code == 200
     assert client.post("/v1/feedback", json={"kind": "dismissed"}).status_code == 201
     assert client.get("/healthz").get_json()["status"] == "ok"
+
+
+def test_models_sync_says_when_the_database_cannot_be_reached(tmp_path):
+    app = create_app(app_config(tmp_path / "models", tmp_path / "data",
+                                DATABASE_URL="postgresql+psycopg://nobody@/draftguard?host=/nonexistent"))
+    result = app.test_cli_runner().invoke(args=["models", "sync"])
+    assert result.exit_code != 0
+    assert "cannot be reached" in result.output

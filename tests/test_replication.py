@@ -13,11 +13,13 @@ import sqlalchemy as sa
 
 from engine.policy import default_pack
 from engine.registry import Registry
+from server import create_app
 from server.replication import Replica, SharedPolicy, SharedRegistry
 from server.storage import Storage
 from server.storage.schema import model_versions
+from train.__main__ import main as train_main
 
-from conftest import on_both_databases
+from conftest import app_config, on_both_databases
 
 pytestmark = on_both_databases
 
@@ -117,6 +119,11 @@ def test_a_copy_that_does_not_match_its_sha256_is_not_installed(first, storage, 
     assert not late.replica.catch_up()
     assert "v2" in late.replica.problem and "sha256" in late.replica.problem
     assert "v2" not in late.registry.read_index()["versions"] and not (late.models / "v2").exists()
+    artifact, _, _ = first.registry.files("v2")
+    with storage.database.writing() as conn:  # the record repaired: the next poll tries again
+        conn.execute(sa.update(model_versions).where(model_versions.c.version == "v2").values(artifact=artifact))
+    late.replica.poll()
+    assert late.replica.problem is None and "v2" in late.registry.read_index()["versions"]
 
 
 def test_a_policy_saved_on_one_host_reaches_the_other(first, second):
@@ -146,3 +153,17 @@ def test_a_new_version_changes_what_hosts_poll(first, storage):
     unchanged = storage.shared.generations()
     first.replica.catch_up()  # offering nothing new changes nothing
     assert storage.shared.generations() == unchanged
+
+
+def test_models_sync_fetches_the_shared_model_so_train_if_missing_trains_none(first, database_url, tmp_path):
+    """What `make run` does on a host joining others: `flask models sync`, then
+    `python -m train --if-missing`, which then finds an active model."""
+    app = create_app(app_config(tmp_path / "joining" / "models", tmp_path / "joining" / "data", DATABASE_URL=database_url))
+    shutil.rmtree(tmp_path / "joining" / "models")  # as if create_app had found nothing: the command fetches it
+    result = app.test_cli_runner().invoke(args=["models", "sync"])
+    assert result.exit_code == 0, result.output
+    assert first.registry.active_version() in result.output
+    assert Registry(tmp_path / "joining" / "models").active_version() == first.registry.active_version()
+    assert train_main(["--if-missing", "--models-dir", str(tmp_path / "joining" / "models"), "--quiet"]) == 0
+    assert [p.name for p in (tmp_path / "joining" / "models").iterdir() if p.is_dir()] == [first.registry.active_version()]
+

@@ -61,7 +61,8 @@ class ModelActions:
         record); the active version it now has. A fresh host gets the active model this way
         instead of training its own."""
         if not self.replica.catch_up():
-            raise Unavailable(self.replica.problem)
+            raise Unavailable(self.replica.problem or self.storage.database.storage_problem()
+                              or "the database cannot be used")
         return self.registry.active_version()
 
     def comparison(self, candidate: str, baseline: Optional[str] = None) -> dict:
