@@ -40,8 +40,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     policy = SharedPolicy(app.config["DATA_DIR"], storage.shared)
     replica = Replica(registry, policy, storage.shared)
     replica.catch_up()
-    replica.follow(app.config["REPLICA_POLL_SECONDS"])
     model = watch_active_model(registry)
+    replica.follow(app.config["REPLICA_POLL_SECONDS"], then=model.current)
     app.extensions["draftguard"] = {
         # What the admin API, the console and the CLI call, for reads and changes alike.
         "service": AdminService(app.config, storage=storage, registry=registry, model=model, policy=policy,

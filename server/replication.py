@@ -26,7 +26,7 @@ import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from engine.classifier import ModelIntegrityError
 from engine.fileio import StorageError, atomic_write_json
@@ -72,7 +72,8 @@ class SharedRegistry(Registry):
     def activate(self, version: str) -> None:
         if version not in self.read_index()["versions"]:
             raise RegistryError(f"unknown model version {version!r}")
-        self._share(version)
+        if version not in self.shared.model_hashes():  # only this host has it: share it first
+            self._share(version)
         self._agree(version)
         super().activate(version)
 
@@ -176,28 +177,34 @@ class Replica:
         self.seen, self.problem, self.behind = counters, None, False
         return True
 
-    def poll(self) -> None:
-        """Catch up if anything changed since the last time (or the last time failed)."""
+    def poll(self) -> bool:
+        """Catch up if anything changed since the last time (or the last time failed); True if
+        it did."""
         try:
             changed = self.shared.generations() != self.seen
         except StorageError:  # shown by /healthz as the database's problem; tried again next time
-            return
-        if changed or self.behind:
-            self.catch_up()
+            return False
+        return (changed or self.behind) and self.catch_up()
 
-    def follow(self, interval: float) -> None:
+    def follow(self, interval: float, then: Callable[[], object] = lambda: None) -> None:
         """Poll every `interval` seconds in a daemon thread, for as long as this object lives
-        (an app made for a test and dropped takes its thread with it)."""
+        (an app made for a test and dropped takes its thread with it); after each catch-up, call
+        `then` (the app loads a newly active model there, before a check has to wait for it)."""
         if interval > 0:
-            threading.Thread(target=_follow, args=(weakref.ref(self), interval), daemon=True,
+            threading.Thread(target=_follow, args=(weakref.ref(self), interval, then), daemon=True,
                              name="draftguard-replica").start()
 
 
-def _follow(replica_ref: "weakref.ref[Replica]", interval: float) -> None:
+def _follow(replica_ref: "weakref.ref[Replica]", interval: float, then: Callable[[], object]) -> None:
     while True:
         time.sleep(interval)
         replica = replica_ref()
         if replica is None:
             return
-        replica.poll()
+        try:
+            if replica.poll():
+                then()
+        except Exception as exc:  # the follower must outlive any surprise; the next poll tries again
+            replica.behind = True
+            log.error("replication: poll failed with %s", type(exc).__name__)
         del replica  # no strong reference while asleep
